@@ -1,0 +1,47 @@
+"""Shared fixtures. Tests never touch the network; real data comes from the cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def real_data_dir() -> Path | None:
+    """The folder with real datasets: $CNNLABS_DATA_DIR, else ../shared/data, else None."""
+    env = os.environ.get("CNNLABS_DATA_DIR")
+    for candidate in (Path(env) if env else None, SHARED_DATA):
+        if candidate is not None and (candidate / "mnist.npz").is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture
+def real_mnist_npz() -> Path:
+    """Path of a real mnist.npz; the test is skipped (and says why) where none is cached."""
+    found = real_data_dir()
+    if found is None:
+        pytest.skip("no real mnist.npz in $CNNLABS_DATA_DIR or ../shared/data")
+    return found / "mnist.npz"
+
+
+@pytest.fixture
+def empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache folder, set as CNNLABS_DATA_DIR for the test."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("CNNLABS_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run folders written by a test go to its own temporary folder."""
+    monkeypatch.setenv("CNNLABS_RUNS_DIR", str(tmp_path / "runs"))
