@@ -1,0 +1,223 @@
+"""The ``cnnlabs`` console script (also ``python -m cnnlabs``).
+
+Commands:
+
+- ``cnnlabs info``: versions, GPUs, the profile and the data folder;
+- ``cnnlabs train MODEL DATASET``: train, evaluate, and write a run folder;
+- ``cnnlabs data list`` / ``cnnlabs data fetch NAME``: the dataset cache;
+- ``cnnlabs labs list`` / ``cnnlabs labs run N`` / ``cnnlabs labs sync``: the notebooks.
+
+Heavy imports (TensorFlow) happen inside the commands, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its inputs: printed as one line, exit status 2."""
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    _quiet_tensorflow()
+    from cnnlabs import config
+
+    facts = config.environment()
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return 0
+    profile = facts.pop("profile")
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        if key == "gpus":
+            value = ", ".join(value) if value else "none (CPU only)"
+        print(f"{key:<{width}}  {value}")
+    print(f"{'profile':<{width}}  {profile['name']}  "
+          f"(set {config.PROFILE_ENV}=smoke|cpu|full to change)")
+    return 0
+
+
+def train(model_name: str, dataset_name: str, *, profile: str | None = None,
+          epochs: int | None = None, batch_size: int | None = None, out: Path | None = None,
+          seed: int = 42, verbose: int | str = "auto") -> dict[str, Any]:
+    """Train ``model_name`` on ``dataset_name``, evaluate on the test split, write a run folder.
+
+    Reusing ``out`` after an interruption resumes the run from its backup.
+    Returns the results dictionary also saved as ``results.json``.
+    """
+    _quiet_tensorflow()
+    from cnnlabs import config, datasets, evaluation, models, pipelines, training
+
+    prof = config.get_profile(profile)
+    models.get_builder(model_name)  # unknown names fail before any data is loaded
+    datasets.info(dataset_name)
+    config.seed_everything(seed)
+    splits = datasets.load(dataset_name, prof, seed=seed)
+    print(splits.describe())
+    for note in splits.notes:
+        print(f"  note: {note}")
+    r = training.recipe(model_name, prof, epochs=epochs, batch_size=batch_size)
+    data = pipelines.build(splits, r.batch_size, prof, seed=seed)
+    run_dir = Path(out) if out else config.new_run_dir(f"{model_name}-{dataset_name}-{prof.name}")
+    resuming = (run_dir / training.BACKUP_DIR).is_dir()
+    print(f"profile {prof.name}: {r.epochs} epochs, batch {r.batch_size}, {r.optimizer} "
+          f"lr {r.learning_rate} ({r.schedule}); train {data.n_train}, val {data.n_val}, "
+          f"test {data.n_test}")
+    print(("resuming from the backup in " if resuming else "run folder: ") + str(run_dir))
+    model = models.build(model_name, splits.input_shape, splits.num_classes)
+    start = time.perf_counter()
+    training.fit(model, data, r, run_dir, verbose=verbose)
+    seconds = time.perf_counter() - start
+    report = evaluation.evaluate(
+        model, data.test, data.y_test, data.class_names, run_dir=run_dir, split="test",
+        extra={
+            "model": model_name,
+            "dataset": dataset_name,
+            "profile": prof.name,
+            "recipe": asdict(r),
+            "parameters": int(model.count_params()),
+            "train_seconds": round(seconds, 1),
+            "resumed": resuming,
+            "mock_data": splits.is_mock,
+            "data_source": splits.source,
+            "seed": seed,
+            "environment": {k: v for k, v in config.environment().items() if k != "profile"},
+        },
+    )
+    print()
+    if splits.is_mock:
+        print("WARNING: trained on MOCK data; these numbers say nothing about the model.")
+    print(f"Classification report: {model_name} on {dataset_name} "
+          f"({report.split}, n={report.n})")
+    print(report.text)
+    print(f"test accuracy {report.accuracy:.4f} after {r.epochs} epochs in {seconds:.0f} s")
+    print(f"run folder: {run_dir}")
+    return report.to_dict()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        train(args.model, args.dataset, profile=args.profile, epochs=args.epochs,
+              batch_size=args.batch_size, out=args.out, seed=args.seed,
+              verbose=args.verbose)
+    except KeyboardInterrupt:
+        hint = f" --out {args.out}" if args.out else " --out RUN_FOLDER (printed above)"
+        print(f"\nInterrupted. Run the same command with{hint} to resume from the last backup.",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from cnnlabs import config, datasets
+
+    if args.data_command == "list":
+        for name in datasets.names():
+            meta = datasets.info(name)
+            print(f"{name:<12} {meta.title}")
+        print(f"cache: {config.data_dir()} (set {config.DATA_ENV} to change)")
+        return 0
+    path = datasets.fetch(args.name, progress=True)
+    print(f"{args.name}: {path}")
+    return 0
+
+
+def cmd_labs(args: argparse.Namespace) -> int:
+    from cnnlabs import labs
+
+    if args.labs_command == "list":
+        folder = labs.labs_dir()
+        for lab in labs.LABS:
+            flag = "" if (folder / lab.filename).is_file() else "  (missing here)"
+            print(f"{lab.number:02d}  {lab.filename:<36} {lab.title}{flag}")
+        return 0
+    if args.labs_command == "sync":
+        changed = labs.sync()
+        for path in changed:
+            print(f"updated {path}")
+        print("badges and install lines match" if not changed else f"{len(changed)} files updated")
+        return 0
+    _quiet_tensorflow()
+    try:
+        lab = labs.get(args.number)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from exc
+    print(f"running {lab.filename} headless (profile {args.profile or 'from environment'}) ...")
+    start = time.perf_counter()
+    path = labs.run(args.number, profile=args.profile, out=args.out, timeout=args.timeout)
+    print(f"done in {time.perf_counter() - start:.0f} s; executed copy: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(
+        prog="cnnlabs", description="Course labs for convolutional neural networks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="versions, GPUs, profile and data folder")
+    info.add_argument("--json", action="store_true", help="print the facts as JSON")
+    info.set_defaults(func=cmd_info)
+
+    tr = sub.add_parser("train", help="train MODEL on DATASET, evaluate, write a run folder")
+    tr.add_argument("model", help="model name, e.g. lenet")
+    tr.add_argument("dataset", help="dataset name, e.g. mnist")
+    tr.add_argument("--profile", choices=["smoke", "cpu", "full", "auto"], default=None,
+                    help="sizing profile (default: $CNNLABS_PROFILE, else auto)")
+    tr.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    tr.add_argument("--batch-size", type=int, default=None, help="override the batch size")
+    tr.add_argument("--out", type=Path, default=None,
+                    help="run folder (reuse one to resume an interrupted run)")
+    tr.add_argument("--seed", type=int, default=42)
+    tr.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None,
+                    help="Keras verbosity (default: progress bar on a terminal, 2 otherwise)")
+    tr.set_defaults(func=cmd_train)
+
+    data = sub.add_parser("data", help="the dataset cache")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    dsub.add_parser("list", help="datasets in the catalogue")
+    fetch = dsub.add_parser("fetch", help="download a dataset into the cache")
+    fetch.add_argument("name")
+    data.set_defaults(func=cmd_data)
+
+    lb = sub.add_parser("labs", help="the lab notebooks")
+    lsub = lb.add_subparsers(dest="labs_command", required=True)
+    lsub.add_parser("list", help="list the labs")
+    lsub.add_parser("sync", help="rewrite badges and install lines from cnnlabs.config.REPO")
+    run = lsub.add_parser("run", help="execute lab N headless; save the executed copy")
+    run.add_argument("number", type=int)
+    run.add_argument("--profile", choices=["smoke", "cpu", "full", "auto"], default=None)
+    run.add_argument("--out", type=Path, default=None, help="folder for the executed copy")
+    run.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    lb.set_defaults(func=cmd_labs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "verbose", "auto") is None:
+        args.verbose = 1 if sys.stdout.isatty() else 2
+    from cnnlabs.datasets.errors import DatasetError
+
+    try:
+        return args.func(args)
+    except (UsageError, ValueError, DatasetError, FileNotFoundError) as exc:
+        if os.environ.get("CNNLABS_DEBUG"):
+            raise
+        print(f"cnnlabs: error: {exc}", file=sys.stderr)
+        return 2

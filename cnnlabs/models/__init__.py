@@ -1,0 +1,112 @@
+"""Model builders: one file per architecture family, one registry.
+
+``build(name, input_shape, classes)`` is the single entry point the CLI, the
+recipes and the notebooks use. Each family module registers its builders with
+:func:`register`; they are imported lazily so that ``import cnnlabs.models``
+stays cheap until a model is actually built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+
+Builder = Callable[..., "keras.Model"]
+
+#: model name -> module that defines it (imported on first use).
+_FAMILIES: dict[str, str] = {
+    "lenet": "cnnlabs.models.lenet",
+    "lenet5": "cnnlabs.models.lenet",
+}
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: make ``fn(input_shape, classes, **kwargs)`` buildable as ``name``."""
+
+    def wrap(fn: Builder) -> Builder:
+        _BUILDERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def names() -> list[str]:
+    """Every model name :func:`build` accepts, sorted."""
+    return sorted(_FAMILIES)
+
+
+def get_builder(name: str) -> Builder:
+    """The builder function registered as ``name``.
+
+    Raises:
+        ValueError: for an unknown name; the message lists the valid ones.
+    """
+    key = name.lower()
+    if key not in _FAMILIES:
+        raise ValueError(f"Unknown model {name!r}. Valid models: {', '.join(names())}.")
+    if key not in _BUILDERS:
+        importlib.import_module(_FAMILIES[key])
+    return _BUILDERS[key]
+
+
+def build(name: str, input_shape: Sequence[int], classes: int, **kwargs: Any) -> keras.Model:
+    """Build model ``name`` for images of ``input_shape`` (H, W, C) and ``classes`` outputs.
+
+    Example:
+        >>> model = build("lenet", (28, 28, 1), 10)
+        >>> model.count_params()
+        1256080
+    """
+    return get_builder(name)(tuple(int(d) for d in input_shape), int(classes), **kwargs)
+
+
+def check_input(name: str, input_shape: Sequence[int], min_size: int) -> tuple[int, int, int]:
+    """Validate ``input_shape`` as (H, W, C) with H, W >= ``min_size``; return it as ints.
+
+    Raises:
+        ValueError: naming the model, the shape and the minimum size.
+    """
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"{name} expects input_shape (height, width, channels); got {shape}.")
+    if shape[0] < min_size or shape[1] < min_size:
+        raise ValueError(
+            f"{name} needs images of at least {min_size}x{min_size} pixels; got "
+            f"{shape[0]}x{shape[1]}. Resize or pad the input."
+        )
+    return shape  # type: ignore[return-value]
+
+
+def architecture(model: keras.Model) -> list[tuple[str, tuple, int]]:
+    """(layer class, output shape, parameters) for each layer of ``model`` except the input."""
+    rows = []
+    for layer in model.layers:
+        if layer.__class__.__name__ == "InputLayer":
+            continue
+        shape = tuple(layer.output.shape[1:])
+        rows.append((layer.__class__.__name__, shape, int(layer.count_params())))
+    return rows
+
+
+def compare(model: keras.Model, reference: keras.Model) -> list[str]:
+    """Differences between two models' layer sequences (empty: same architecture).
+
+    A notebook that builds a model by hand uses this to check it against the
+    library's builder: same layer types in the same order, same output shapes,
+    same parameter counts.
+    """
+    ours, theirs = architecture(model), architecture(reference)
+    problems = []
+    if len(ours) != len(theirs):
+        problems.append(f"{len(ours)} layers against {len(theirs)}")
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
+        if a != b:
+            problems.append(f"layer {i}: {a} against {b}")
+    if model.count_params() != reference.count_params():
+        problems.append(f"{model.count_params():,} parameters against {reference.count_params():,}")
+    return problems

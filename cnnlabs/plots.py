@@ -1,0 +1,130 @@
+"""Figures: training curves, montages, confusion matrices, misclassified samples.
+
+Every function draws with matplotlib's object API and returns the ``Figure``;
+with ``path`` it also saves a PNG there and closes the figure, so that
+training loops can call it every epoch without leaking memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6, 4)):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _finish(fig: Figure, path: Path | str | None) -> Figure:
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def training_curves(history: Sequence[Mapping[str, float]] | Mapping[str, Sequence[float]],
+                    path: Path | str | None = None, title: str = "Training") -> Figure:
+    """Loss and accuracy per epoch, train against validation.
+
+    ``history`` is either the rows of ``history.json`` or a Keras
+    ``History.history`` dict.
+    """
+    if isinstance(history, Mapping):
+        keys = list(history)
+        rows = [{k: history[k][i] for k in keys} for i in range(len(history[keys[0]]))]
+        for i, row in enumerate(rows, start=1):
+            row.setdefault("epoch", i)
+    else:
+        rows = list(history)
+    fig, axes = _figure(2, 1, (10, 3.8))
+    epochs = [row["epoch"] for row in rows]
+    for ax, metric in zip(axes[0], ("loss", "accuracy"), strict=True):
+        for prefix, style in (("", "-o"), ("val_", "--o")):
+            key = prefix + metric
+            if rows and key in rows[0]:
+                ax.plot(epochs, [row[key] for row in rows], style, ms=3,
+                        label="validation" if prefix else "train")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def montage(images: np.ndarray, labels: Sequence[int] | None = None,
+            class_names: Sequence[str] | None = None, ncols: int = 8,
+            path: Path | str | None = None, title: str | None = None) -> Figure:
+    """A grid of images, each titled with its class name when labels are given."""
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = _figure(ncols, nrows, (1.3 * ncols, 1.5 * nrows))
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        image = np.asarray(images[i])
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        if labels is not None:
+            label = int(labels[i])
+            ax.set_title(class_names[label] if class_names else str(label), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str],
+                     path: Path | str | None = None, normalise: bool = False,
+                     title: str = "Confusion matrix") -> Figure:
+    """A labelled confusion matrix (rows: true class, columns: predicted class)."""
+    matrix = np.asarray(matrix)
+    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalise else matrix
+    size = max(4.0, 0.55 * len(class_names) + 2)
+    fig, axes = _figure(1, 1, (size, size))
+    ax = axes[0, 0]
+    im = ax.imshow(shown, cmap="Blues")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = shown.max() / 2 if shown.size else 0
+    for (i, j), value in np.ndenumerate(shown):
+        text = f"{value:.2f}" if normalise else f"{int(value)}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                color="white" if value > threshold else "black")
+    ax.set_title(title)
+    return _finish(fig, path)
+
+
+def misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                  class_names: Sequence[str], limit: int = 16, ncols: int = 8,
+                  path: Path | str | None = None) -> Figure:
+    """The first ``limit`` misclassified images, titled "true -> predicted"."""
+    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:limit]
+    n = max(len(wrong), 1)
+    nrows = -(-n // ncols)
+    fig, axes = _figure(ncols, nrows, (1.4 * ncols, 1.6 * nrows))
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, idx in zip(axes.flat, wrong, strict=False):
+        image = np.asarray(images[idx])
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        ax.set_title(f"{class_names[y_true[idx]]} -> {class_names[y_pred[idx]]}", fontsize=9)
+    fig.suptitle(f"{len(wrong)} misclassified (true -> predicted)")
+    return _finish(fig, path)

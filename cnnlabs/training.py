@@ -1,0 +1,262 @@
+"""Recipes, callbacks and ``fit``: training that writes a run folder and resumes.
+
+A *recipe* is everything about training one model under one profile: the
+optimizer, the learning-rate schedule, epochs and batch size. Recipes are
+looked up with :func:`recipe` and are the only place epochs and batch sizes
+are chosen (the profile may cap epochs further, e.g. ``smoke`` runs one).
+
+:func:`fit` compiles the model from its recipe and trains it with:
+
+- :class:`TrainingMonitor`: the history as JSON plus a loss/accuracy plot,
+  rewritten after every epoch;
+- ``keras.callbacks.ModelCheckpoint``: the best model by validation accuracy,
+  as ``best.keras``;
+- ``keras.callbacks.BackupAndRestore``: weights, optimizer state and epoch,
+  every ``backup_every`` batches and at each epoch end. Calling ``fit`` again
+  on the same run folder after an interruption resumes from the last backup
+  (the interrupted epoch restarts from its first batch with the saved weights).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import keras
+
+from cnnlabs.config import Profile, get_profile
+
+if TYPE_CHECKING:
+    from cnnlabs.pipelines import Pipelines
+
+HISTORY_FILE = "history.json"
+CURVES_FILE = "training_curves.png"
+BEST_MODEL_FILE = "best.keras"
+FINAL_MODEL_FILE = "model.keras"
+BACKUP_DIR = "backup"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train one model under one profile.
+
+    Attributes:
+        optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``.
+        learning_rate: the peak (initial) learning rate.
+        schedule: ``"constant"``, ``"cosine"`` (cosine decay to ``min_lr_ratio``
+            of the peak over the run, after ``warmup_epochs`` of linear warm-up)
+            or ``"step"`` (divide by 10 at 50% and 75% of the run).
+        epochs: epochs to train (the profile may cap them).
+        batch_size: samples per batch.
+        momentum, nesterov: for SGD.
+        weight_decay: decoupled weight decay (AdamW / SGD), 0 for none.
+        warmup_epochs: linear warm-up length for the cosine schedule.
+        min_lr_ratio: the cosine schedule's final learning rate, as a share of the peak.
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    epochs: int = 10
+    batch_size: int = 128
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 0.0
+    warmup_epochs: int = 0
+    min_lr_ratio: float = 0.0
+
+
+#: recipes[model][profile]. ``smoke`` is tiny on purpose: it checks the plumbing.
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "lenet": {
+        "smoke": Recipe(optimizer="adam", learning_rate=1e-3, schedule="constant",
+                        epochs=1, batch_size=64),
+        # Measured on a 2-core CPU: see docs/results.md.
+        "cpu": Recipe(optimizer="adam", learning_rate=1e-3, schedule="cosine",
+                      epochs=12, batch_size=128),
+        "full": Recipe(optimizer="adam", learning_rate=1e-3, schedule="cosine",
+                       epochs=20, batch_size=128),
+    },
+    "lenet5": {
+        "smoke": Recipe(optimizer="adam", learning_rate=1e-3, schedule="constant",
+                        epochs=1, batch_size=64),
+        "cpu": Recipe(optimizer="adam", learning_rate=2e-3, schedule="cosine",
+                      epochs=15, batch_size=128),
+        "full": Recipe(optimizer="adam", learning_rate=2e-3, schedule="cosine",
+                       epochs=30, batch_size=128),
+    },
+}
+
+DEFAULT_RECIPES: dict[str, Recipe] = {
+    "smoke": Recipe(schedule="constant", epochs=1, batch_size=64),
+    "cpu": Recipe(epochs=10),
+    "full": Recipe(epochs=30),
+}
+
+
+def recipe(model: str, profile: Profile | str | None = None, **overrides: Any) -> Recipe:
+    """The recipe for ``model`` under ``profile``, with ``overrides`` applied.
+
+    Example:
+        >>> recipe("lenet", "cpu", epochs=3).epochs
+        3
+    """
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    table = RECIPES.get(model.lower(), DEFAULT_RECIPES)
+    chosen = table.get(prof.name, DEFAULT_RECIPES[prof.name])
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    chosen = replace(chosen, **overrides)
+    return replace(chosen, epochs=prof.epochs(chosen.epochs))
+
+
+def learning_rate_schedule(r: Recipe, steps_per_epoch: int) -> Any:
+    """A Keras ``LearningRateSchedule`` (or a float) for recipe ``r``."""
+    total = max(1, r.epochs * steps_per_epoch)
+    if r.schedule == "constant":
+        return r.learning_rate
+    if r.schedule == "cosine":
+        warmup = min(r.warmup_epochs * steps_per_epoch, total - 1)
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else r.learning_rate,
+            decay_steps=total - warmup,
+            alpha=r.min_lr_ratio,
+            warmup_target=r.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    if r.schedule == "step":
+        bounds = [int(total * 0.5), int(total * 0.75)]
+        values = [r.learning_rate, r.learning_rate / 10, r.learning_rate / 100]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values)
+    raise ValueError(f"Unknown schedule {r.schedule!r}. Valid: constant, cosine, step.")
+
+
+def make_optimizer(r: Recipe, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The Keras 3 optimizer for recipe ``r`` (no legacy ``lr=``/``decay=``)."""
+    lr = learning_rate_schedule(r, steps_per_epoch)
+    name = r.optimizer.lower()
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=lr)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=r.weight_decay)
+    if name == "sgd":
+        return keras.optimizers.SGD(
+            learning_rate=lr, momentum=r.momentum, nesterov=r.nesterov,
+            weight_decay=r.weight_decay or None,
+        )
+    raise ValueError(f"Unknown optimizer {r.optimizer!r}. Valid: adam, adamw, sgd.")
+
+
+class TrainingMonitor(keras.callbacks.Callback):
+    """Write the training history as JSON and a loss/accuracy plot after every epoch.
+
+    Each row holds the epoch number (from 1), every metric Keras logged and the
+    epoch's wall time. On a resumed run the rows from the restarted epoch on
+    are replaced, so the file always holds one row per finished epoch.
+    """
+
+    def __init__(self, run_dir: Path | str, plot: bool = True) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.json_path = self.run_dir / HISTORY_FILE
+        self.plot_path = self.run_dir / CURVES_FILE
+        self.plot = plot
+        self.rows: list[dict[str, float]] = []
+        self._epoch_start = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.rows = read_history(self.run_dir)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        row: dict[str, float] = {"epoch": epoch + 1}
+        row.update({k: float(v) for k, v in (logs or {}).items()})
+        row["seconds"] = round(time.perf_counter() - self._epoch_start, 2)
+        self.rows = [r for r in self.rows if r["epoch"] < epoch + 1] + [row]
+        tmp = self.json_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.rows, indent=2))
+        tmp.replace(self.json_path)  # never a half-written history
+        if self.plot:
+            from cnnlabs import plots
+
+            plots.training_curves(self.rows, path=self.plot_path)
+
+
+def read_history(run_dir: Path | str) -> list[dict[str, float]]:
+    """The per-epoch rows written by ``TrainingMonitor`` (empty if none yet)."""
+    path = Path(run_dir) / HISTORY_FILE
+    if not path.is_file():
+        return []
+    return json.loads(path.read_text())
+
+
+def compile_model(model: keras.Model, r: Recipe, steps_per_epoch: int,
+                  jit_compile: bool | str = "auto") -> None:
+    """Compile ``model`` for sparse integer labels with recipe ``r``'s optimizer."""
+    model.compile(
+        optimizer=make_optimizer(r, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+
+
+def fit(
+    model: keras.Model,
+    data: Pipelines,
+    r: Recipe,
+    run_dir: Path | str,
+    *,
+    verbose: int | str = 2,
+    backup_every: int | None = 200,
+    extra_callbacks: list | None = None,
+    plot: bool = True,
+) -> keras.callbacks.History:
+    """Train ``model`` on ``data`` with recipe ``r``, writing into ``run_dir``.
+
+    ``run_dir`` receives ``history.json``, ``training_curves.png``,
+    ``best.keras`` (best validation accuracy), ``model.keras`` (the final
+    weights) and, while training, ``backup/``. If ``backup/`` is already there
+    from an interrupted run, training resumes from it; it is removed once the
+    run completes.
+
+    Args:
+        verbose: Keras' verbosity: 1 for a progress bar, 2 (notebooks, logs) for one line per epoch.
+        backup_every: also back up every this many batches, so that an
+            interruption mid-epoch loses little; ``None`` backs up at epoch ends only.
+        extra_callbacks: appended after the standard ones.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    steps = data.steps_per_epoch
+    compile_model(model, r, steps)
+    previous = read_history(run_dir)
+    best_so_far = max((row.get("val_accuracy", -math.inf) for row in previous), default=None)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        run_dir / BEST_MODEL_FILE,
+        monitor="val_accuracy",
+        mode="max",
+        save_best_only=True,
+        initial_value_threshold=best_so_far,
+    )
+    backup = keras.callbacks.BackupAndRestore(
+        run_dir / BACKUP_DIR, save_freq=backup_every if backup_every else "epoch"
+    )
+    callbacks = [backup, TrainingMonitor(run_dir, plot=plot), checkpoint,
+                 keras.callbacks.TerminateOnNaN(), *(extra_callbacks or [])]
+    (run_dir / "recipe.json").write_text(json.dumps(asdict(r), indent=2))
+    history = model.fit(
+        data.train,
+        validation_data=data.val,
+        epochs=r.epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    model.save(run_dir / FINAL_MODEL_FILE)
+    return history

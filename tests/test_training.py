@@ -1,0 +1,168 @@
+"""Recipes, the TrainingMonitor, checkpoints, and resuming an interrupted run."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from cnnlabs import config, models, pipelines, training
+from cnnlabs.datasets.splits import Splits
+
+
+def _mnist_subset(path, n_train: int, n_test: int) -> Splits:
+    with np.load(path) as f:
+        x_train, y_train = f["x_train"][:n_train, ..., None], f["y_train"][:n_train]
+        x_test, y_test = f["x_test"][:n_test, ..., None], f["y_test"][:n_test]
+    return Splits("mnist", x_train, y_train.astype("int64"), x_test, y_test.astype("int64"),
+                  [str(i) for i in range(10)], source=str(path))
+
+
+def test_recipe_comes_from_the_model_and_profile_table():
+    r = training.recipe("lenet", "cpu")
+    assert (r.optimizer, r.schedule, r.epochs, r.batch_size) == ("adam", "cosine", 12, 128)
+    assert training.recipe("LeNet", "full").epochs == 20
+
+
+def test_smoke_profile_caps_epochs_and_overrides_apply():
+    assert training.recipe("lenet", "smoke", epochs=50).epochs == 1
+    r = training.recipe("lenet", "cpu", epochs=3, batch_size=32)
+    assert (r.epochs, r.batch_size) == (3, 32)
+    assert training.recipe("lenet", "cpu", epochs=None).epochs == 12
+
+
+def test_models_without_a_recipe_get_the_profile_default():
+    assert training.recipe("somenet", "full") == training.DEFAULT_RECIPES["full"]
+
+
+def test_cosine_schedule_starts_at_the_peak_and_ends_at_the_floor():
+    r = training.Recipe(learning_rate=0.1, schedule="cosine", epochs=2, min_lr_ratio=0.01)
+    schedule = training.learning_rate_schedule(r, steps_per_epoch=50)
+    assert float(schedule(0)) == pytest.approx(0.1)
+    assert float(schedule(50)) == pytest.approx(0.1 * (0.01 + 0.99 * 0.5), rel=1e-5)
+    assert float(schedule(100)) == pytest.approx(0.001, rel=1e-5)
+
+
+def test_warmup_rises_linearly_to_the_peak():
+    r = training.Recipe(learning_rate=0.2, schedule="cosine", epochs=4, warmup_epochs=1)
+    schedule = training.learning_rate_schedule(r, steps_per_epoch=10)
+    assert float(schedule(0)) == pytest.approx(0.0)
+    assert float(schedule(5)) == pytest.approx(0.1, rel=1e-5)
+    assert float(schedule(10)) == pytest.approx(0.2, rel=1e-5)
+
+
+def test_step_schedule_divides_by_ten_twice():
+    r = training.Recipe(learning_rate=1.0, schedule="step", epochs=4)
+    schedule = training.learning_rate_schedule(r, steps_per_epoch=10)
+    assert [float(schedule(s)) for s in (0, 25, 35)] == pytest.approx([1.0, 0.1, 0.01])
+
+
+def test_sgd_recipe_builds_a_keras3_optimizer_with_momentum():
+    opt = training.make_optimizer(training.Recipe(optimizer="sgd", schedule="constant",
+                                                  learning_rate=0.05, momentum=0.9), 10)
+    assert isinstance(opt, keras.optimizers.SGD)
+    assert opt.momentum == pytest.approx(0.9) and opt.nesterov
+
+
+def test_unknown_optimizer_and_schedule_are_rejected():
+    with pytest.raises(ValueError, match="Valid: adam, adamw, sgd"):
+        training.make_optimizer(training.Recipe(optimizer="rmsprop"), 1)
+    with pytest.raises(ValueError, match="Valid: constant, cosine, step"):
+        training.learning_rate_schedule(training.Recipe(schedule="linear"), 1)
+
+
+def test_lenet_learns_on_a_small_real_mnist_batch(real_mnist_npz, tmp_path):
+    config.seed_everything(0)
+    splits = _mnist_subset(real_mnist_npz, 2048, 500)
+    data = pipelines.build(splits, 64, "cpu", seed=0)
+    model = models.build("lenet", splits.input_shape, 10)
+    r = training.Recipe(optimizer="adam", learning_rate=1e-3, schedule="constant", epochs=3,
+                        batch_size=64)
+    history = training.fit(model, data, r, tmp_path, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    _, accuracy = model.evaluate(data.test, verbose=0)
+    assert accuracy > 0.85  # chance is 0.10; LeNet gets ~0.93 here
+
+
+def test_run_folder_holds_history_plot_and_checkpoints(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (96, 8, 8, 1), dtype="uint8")
+    y = rng.integers(0, 2, 96)
+    splits = Splits("noise", x, y, x[:16], y[:16], ["a", "b"], source="test")
+    data = pipelines.build(splits, 32, "cpu")
+    model = models.build("lenet", (8, 8, 1), 2)
+    training.fit(model, data, training.Recipe(epochs=2, batch_size=32), tmp_path, verbose=0)
+    rows = json.loads((tmp_path / training.HISTORY_FILE).read_text())
+    assert [row["epoch"] for row in rows] == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(rows[0])
+    assert (tmp_path / training.CURVES_FILE).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / training.BEST_MODEL_FILE).is_file()
+    reloaded = keras.saving.load_model(tmp_path / training.FINAL_MODEL_FILE)
+    assert reloaded.count_params() == model.count_params()
+    assert not (tmp_path / training.BACKUP_DIR).exists()  # removed once the run completes
+    assert json.loads((tmp_path / "recipe.json").read_text())["epochs"] == 2
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Raise in the middle of an epoch, as a killed process or Ctrl-C would."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        super().__init__()
+        self.at = (epoch, batch)
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+class _FirstStep(keras.callbacks.Callback):
+    """Record the optimizer step and epoch at which training (re)starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.step = None
+        self.epochs: list[int] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.step is None:
+            self.step = int(self.model.optimizer.iterations)
+
+
+def test_a_run_interrupted_mid_epoch_resumes_from_its_backup(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 255, (640, 8, 8, 1), dtype="uint8")
+    y = rng.integers(0, 3, 640)
+    splits = Splits("noise", x, y, x[:32], y[:32], ["a", "b", "c"], source="test")
+    data = pipelines.build(splits, 64, "cpu")  # 576 train samples -> 9 steps per epoch
+    r = training.Recipe(epochs=3, batch_size=64)
+
+    first = models.build("lenet", (8, 8, 1), 3)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(first, data, r, tmp_path, verbose=0, backup_every=2,
+                     extra_callbacks=[_Interrupt(epoch=1, batch=5)])
+    assert (tmp_path / training.BACKUP_DIR).is_dir()
+    assert [row["epoch"] for row in training.read_history(tmp_path)] == [1]
+
+    # A new process would build a fresh model; the backup restores weights,
+    # optimizer state and the epoch. Backups every 2 batches (the count runs on
+    # across epochs, and epoch ends save too) put the last one after the fifth
+    # batch of epoch 2, at 9 + 5 = 14 optimizer steps; that epoch then restarts.
+    restarted = models.build("lenet", (8, 8, 1), 3)
+    probe = _FirstStep()
+    history = training.fit(restarted, data, r, tmp_path, verbose=0, backup_every=2,
+                           extra_callbacks=[probe])
+    assert probe.epochs == [1, 2]
+    assert probe.step == 14
+    assert len(history.history["loss"]) == 2
+    assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3]
+    assert int(restarted.optimizer.iterations) == 14 + 2 * 9
+    assert not (tmp_path / training.BACKUP_DIR).exists()
