@@ -71,18 +71,20 @@ def labs_dir() -> Path:
     return (root / "labs") if root else Path.cwd() / "labs"
 
 
-def colab_url(lab: Lab, repo: str = config.REPO, branch: str = config.BRANCH) -> str:
-    """The Colab address that opens ``lab`` straight from GitHub."""
+def colab_url(lab: Lab, repo: str | None = None, branch: str | None = None) -> str:
+    """The Colab address that opens ``lab`` straight from GitHub (default: ``config.REPO``)."""
+    repo, branch = repo or config.REPO, branch or config.BRANCH
     return f"https://colab.research.google.com/github/{repo}/blob/{branch}/labs/{lab.filename}"
 
 
-def colab_badge(lab: Lab, repo: str = config.REPO, branch: str = config.BRANCH) -> str:
+def colab_badge(lab: Lab, repo: str | None = None, branch: str | None = None) -> str:
     """Markdown for the "Open in Colab" badge of ``lab``."""
     return f"[![Open In Colab]({COLAB_BADGE_IMG})]({colab_url(lab, repo, branch)})"
 
 
-def install_line(repo: str = config.REPO, branch: str = config.BRANCH) -> str:
+def install_line(repo: str | None = None, branch: str | None = None) -> str:
     """The ``%pip`` line a notebook's setup cell runs inside Colab."""
+    repo, branch = repo or config.REPO, branch or config.BRANCH
     return f'%pip install -q "cnnlabs @ git+https://github.com/{repo}@{branch}"'
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,12 +252,16 @@ def fit(
     callbacks = [backup, TrainingMonitor(run_dir, plot=plot), checkpoint,
                  keras.callbacks.TerminateOnNaN(), *(extra_callbacks or [])]
     (run_dir / "recipe.json").write_text(json.dumps(asdict(r), indent=2))
-    history = model.fit(
-        data.train,
-        validation_data=data.val,
-        epochs=r.epochs,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    with warnings.catch_warnings():
+        # Keras warns that shuffle=True is ignored for a tf.data input: the
+        # pipeline already shuffles, so the warning is noise in every lab.
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*was passed")
+        history = model.fit(
+            data.train,
+            validation_data=data.val,
+            epochs=r.epochs,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     model.save(run_dir / FINAL_MODEL_FILE)
     return history

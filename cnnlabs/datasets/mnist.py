@@ -1,0 +1,210 @@
+"""The MNIST loader.
+
+Cache layout: ``<data_dir>/mnist.npz`` with Keras' keys ``x_train``
+(60000, 28, 28) uint8, ``y_train`` (60000,) integers 0-9, ``x_test``
+(10000, 28, 28) uint8 and ``y_test`` (10000,) integers 0-9.
+
+Any valid copy is accepted. The cached file is checked by its keys, shapes,
+dtypes and label range, not by its hash: pixel-identical copies that were
+saved differently (another compression, another numpy) load the same. The
+SHA-256 is checked only on a fresh download from the official URL.
+
+Resolution order in :func:`load`:
+
+1. a valid cached file: use it (an invalid one raises :class:`CacheError`;
+   the file is never changed or deleted);
+2. no file, and the profile allows downloads: download it with a checksum,
+   then validate and load it;
+3. no file, and the profile allows mock data (smoke): warn and return
+   clearly labelled mock data; no network access at all;
+4. otherwise: :class:`DownloadError` with instructions for a manual install.
+
+This module returns the full official splits; :func:`cnnlabs.datasets.load`
+then applies the profile's sample caps to them (stratified, seeded).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from cnnlabs.config import Profile
+from cnnlabs.datasets.catalog import DatasetInfo
+from cnnlabs.datasets.errors import (
+    CacheError,
+    DownloadError,
+    MockDataWarning,
+    cache_folder_hint,
+    manual_download_steps,
+)
+from cnnlabs.datasets.mock import mock_splits
+from cnnlabs.datasets.splits import Splits
+
+#: Errors numpy and zipfile raise on a file that is not a readable .npz archive.
+_READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def load(
+    info: DatasetInfo,
+    profile: Profile,
+    folder: Path,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+) -> Splits:
+    """Load MNIST from the cache in ``folder``, downloading or mocking as the profile allows.
+
+    Returns the full official splits (or, for mock data, the profile's sizes).
+    Images are ``(N, 28, 28, 1)`` uint8 and labels ``(N,)`` int64.
+
+    Raises:
+        CacheError: the cached file exists but is not a valid copy.
+        DownloadError: the file is missing and could not or may not be downloaded.
+        ChecksumError: a fresh download did not match the catalogue's SHA-256.
+    """
+    path = info.cache_path(folder)
+    if path.exists():
+        return splits_from_arrays(info, read(path, info), source=str(path))
+
+    if profile.allow_download:
+        from cnnlabs.datasets.download import download
+
+        download(info.url, path, info.sha256, progress, dataset=info.name)
+        return splits_from_arrays(info, read(path, info), source=str(path))
+
+    if profile.allow_mock:
+        n_train = info.train_size if profile.train_samples is None else profile.train_samples
+        n_test = info.test_size if profile.test_samples is None else profile.test_samples
+        warnings.warn(
+            f"{info.name} is not in the data cache ({path} does not exist) and profile "
+            f"{profile.name!r} does not download, so cnnlabs is using MOCK data: synthetic "
+            "images whose accuracy means nothing. Put a real copy at that path to use real "
+            "data (see data/README.md).",
+            MockDataWarning,
+            stacklevel=3,
+        )
+        splits = mock_splits(info, n_train, n_test, seed=seed)
+        splits.notes.append(f"{info.name} was not cached at {path} (profile {profile.name})")
+        return splits
+
+    raise DownloadError(
+        f"{info.name} is not in the data cache ({path} does not exist), and profile "
+        f"{profile.name!r} neither downloads data nor falls back to mock data.\n"
+        + manual_download_steps(url=info.url, sha256=info.sha256, target=path, dataset=info.name),
+        url=info.url,
+        sha256=info.sha256,
+        target=path,
+    )
+
+
+def read(path: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
+    """Read and validate a cached ``mnist.npz``; returns its four arrays as stored.
+
+    Raises:
+        CacheError: naming the file, everything wrong with it, and how to fix it.
+            The file itself is left untouched.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _invalid(path, info, "it is not a regular file (a folder?)")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(6)
+        if not head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+            size = path.stat().st_size
+            raise _invalid(
+                path,
+                info,
+                f"it is not an .npz (zip) archive at all ({size:,} bytes starting with {head!r})",
+            )
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise _invalid(path, info, "it holds a single .npy array, not an .npz archive")
+        with loaded as archive:
+            missing = [key for key in _expected(info) if key not in archive.files]
+            if missing:
+                raise _invalid(
+                    path,
+                    info,
+                    f"it lacks the key(s) {', '.join(missing)} "
+                    f"(it has: {', '.join(archive.files) or 'nothing'})",
+                )
+            arrays = {key: archive[key] for key in _expected(info)}
+    except CacheError:
+        raise
+    except _READ_ERRORS as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+        raise _invalid(
+            path, info, f"it is not a readable .npz archive (corrupt or truncated? {detail})"
+        ) from exc
+
+    problems = _problems(arrays, info)
+    if problems:
+        raise _invalid(path, info, "; ".join(problems))
+    return arrays
+
+
+def validate(path: Path, info: DatasetInfo) -> None:
+    """Raise :class:`CacheError` unless ``path`` is a valid copy of the dataset."""
+    read(path, info)
+
+
+def splits_from_arrays(info: DatasetInfo, arrays: dict[str, np.ndarray], source: str) -> Splits:
+    """Wrap validated arrays as :class:`Splits`: add the channel axis, make labels int64."""
+    return Splits(
+        name=info.name,
+        x_train=arrays["x_train"].reshape(-1, *info.image_shape),
+        y_train=arrays["y_train"].astype(np.int64, copy=False),
+        x_test=arrays["x_test"].reshape(-1, *info.image_shape),
+        y_test=arrays["y_test"].astype(np.int64, copy=False),
+        class_names=list(info.class_names),
+        source=source,
+    )
+
+
+def _expected(info: DatasetInfo) -> dict[str, tuple[int, ...]]:
+    height, width, _ = info.image_shape
+    return {
+        "x_train": (info.train_size, height, width),
+        "y_train": (info.train_size,),
+        "x_test": (info.test_size, height, width),
+        "y_test": (info.test_size,),
+    }
+
+
+def _problems(arrays: dict[str, np.ndarray], info: DatasetInfo) -> list[str]:
+    """Everything wrong with the arrays, one phrase each (empty when valid)."""
+    problems = []
+    for key, shape in _expected(info).items():
+        array = arrays[key]
+        if array.shape != shape:
+            problems.append(f"{key} has shape {array.shape}, expected {shape}")
+        if key.startswith("x_"):
+            if array.dtype != np.uint8:
+                problems.append(f"{key} has dtype {array.dtype}, expected uint8")
+        elif not np.issubdtype(array.dtype, np.integer):
+            problems.append(f"{key} has dtype {array.dtype}, expected an integer type")
+        elif array.size and (array.min() < 0 or array.max() >= info.num_classes):
+            problems.append(
+                f"{key} has labels from {array.min()} to {array.max()}, "
+                f"expected 0 to {info.num_classes - 1}"
+            )
+    return problems
+
+
+def _invalid(path: Path, info: DatasetInfo, problem: str) -> CacheError:
+    return CacheError(
+        f"The cached {info.name} file {path} is not a valid copy: {problem}.\n"
+        f"Expected {info.layout}.\n"
+        "cnnlabs has not changed or deleted it. To fix it, either\n"
+        "  - delete it (or move it aside) and run again: a profile that downloads "
+        f"(cpu, full) or `cnnlabs data fetch {info.name}` fetches a fresh copy, or\n"
+        "  - replace it with a valid copy; the official file is "
+        f"{info.url} (SHA-256 {info.sha256}).\n" + cache_folder_hint(path.parent),
+        path=path,
+    )
