@@ -2,7 +2,7 @@
 
 A *profile* decides how big a run is:
 
-- ``smoke``: CI and nbval. A few hundred samples, one short epoch, never any
+- ``smoke``: CI and nbval. About a thousand samples, one short epoch, never any
   network access; clearly labelled mock data when nothing is cached.
 - ``cpu``: a laptop. The real data, a recipe that learns visibly in minutes.
 - ``full``: the real recipe on a GPU, the one behind ``docs/results.md``.
@@ -72,8 +72,8 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
-        train_samples=512,
-        test_samples=256,
+        train_samples=1024,
+        test_samples=512,
         val_fraction=0.25,
         allow_download=False,
         allow_mock=True,

@@ -90,14 +90,21 @@ def install_line(repo: str | None = None, branch: str | None = None) -> str:
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _INSTALL_RE = re.compile(r"%pip install -q \"cnnlabs @ git\+https://github\.com/[^\"]*\"")
+_CLONE_RE = re.compile(r"git clone https://github\.com/[\w.-]+/[\w.-]+")
 
 
 def sync_text(text: str, lab: Lab | None) -> str:
     """Rewrite the install line (and, for a lab, its badge) in ``text`` to the current repo."""
     text = _INSTALL_RE.sub(lambda _m: install_line(), text)
+    text = _CLONE_RE.sub(lambda _m: f"git clone {config_repo_url()}", text)
     if lab is not None:
         text = _BADGE_RE.sub(lambda _m: colab_badge(lab), text)
     return text
+
+
+def config_repo_url() -> str:
+    """``https://github.com/OWNER/NAME`` for the current :data:`cnnlabs.config.REPO`."""
+    return f"https://github.com/{config.REPO}"
 
 
 def readme_table() -> str:

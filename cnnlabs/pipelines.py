@@ -27,33 +27,29 @@ def split_validation(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Carve a stratified validation split out of ``(x, y)``.
 
-    Each class gives the same share (rounded) to validation, and at least one
-    sample where it has two or more. Returns ``x_train, y_train, x_val, y_val``;
-    the order inside each part is shuffled with ``seed``.
+    Validation gets ``round(len(y) * val_fraction)`` samples, each class its
+    proportional share (``datasets.stratified_indices``); train keeps the rest.
+    Returns ``x_train, y_train, x_val, y_val``, each part shuffled with ``seed``.
 
     Raises:
         ValueError: if ``val_fraction`` is not in (0, 1) or a split would be empty.
     """
+    from cnnlabs.datasets import stratified_indices
+
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be between 0 and 1 (exclusive); got {val_fraction}.")
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} samples but y has {len(y)}.")
-    rng = np.random.default_rng(seed)
-    val_idx: list[np.ndarray] = []
-    train_idx: list[np.ndarray] = []
-    for cls in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == cls))
-        n_val = int(round(len(members) * val_fraction))
-        if len(members) >= 2:
-            n_val = min(max(n_val, 1), len(members) - 1)
-        val_idx.append(members[:n_val])
-        train_idx.append(members[n_val:])
-    tr = rng.permutation(np.concatenate(train_idx))
-    va = rng.permutation(np.concatenate(val_idx))
-    if len(tr) == 0 or len(va) == 0:
+    n_val = int(round(len(y) * val_fraction))
+    if n_val == 0 or n_val == len(y):
         raise ValueError(
-            f"Cannot split {len(x)} samples with val_fraction={val_fraction}: one side is empty."
+            f"Cannot split {len(y)} samples with val_fraction={val_fraction}: one side is empty."
         )
+    rng = np.random.default_rng(seed)
+    va = stratified_indices(y, n_val, rng)
+    in_val = np.zeros(len(y), dtype=bool)
+    in_val[va] = True
+    tr = rng.permutation(np.flatnonzero(~in_val))
     return x[tr], y[tr], x[va], y[va]
 
 

@@ -559,11 +559,11 @@ def test_smoke_profile_subsamples_real_mnist_stratified_and_deterministic(
     other = load("mnist", "smoke", data_dir=folder, seed=1)
 
     assert not first.is_mock
-    assert first.x_train.shape == (512, 28, 28, 1) and first.y_test.shape == (256,)
+    assert first.x_train.shape == (1024, 28, 28, 1) and first.y_test.shape == (512,)
     assert first.x_train.dtype == np.uint8 and first.y_train.dtype == np.int64
-    assert "subsampled to 512 of 60000 training images (profile smoke)" in first.notes
-    assert "subsampled to 256 of 10000 test images (profile smoke)" in first.notes
-    for part, n in (("train", 512), ("test", 256)):
+    assert "subsampled to 1024 of 60000 training images (profile smoke)" in first.notes
+    assert "subsampled to 512 of 10000 test images (profile smoke)" in first.notes
+    for part, n in (("train", 1024), ("test", 512)):
         labels = getattr(full, f"y_{part}")
         share = np.bincount(labels, minlength=10) / len(labels)
         counts = np.bincount(getattr(first, f"y_{part}"), minlength=10)

@@ -73,7 +73,8 @@ def test_badges_and_install_lines_derive_from_the_one_repo_setting():
 def test_readme_lab_table_is_generated_from_the_catalogue():
     text = README.read_text()
     assert labs.readme_table() in text
-    assert labs.install_line() in text or config.REPO_URL in text
+    assert labs.install_line() in text
+    assert f"git clone {labs.config_repo_url()}" in text
 
 
 def test_sync_rewrites_a_forked_repository_everywhere(tmp_path, monkeypatch):
@@ -82,14 +83,16 @@ def test_sync_rewrites_a_forked_repository_everywhere(tmp_path, monkeypatch):
     nb = _good_notebook()
     (folder / labs.get(3).filename).write_text(json.dumps(nb))
     readme = tmp_path / "README.md"
-    readme.write_text("x\n<!-- labs-table:start -->\nold\n<!-- labs-table:end -->\n")
+    readme.write_text("git clone https://github.com/cnnlabs/cnnlabs\n"
+                      "<!-- labs-table:start -->\nold\n<!-- labs-table:end -->\n")
     monkeypatch.setenv("CNNLABS_LABS_DIR", str(folder))
     monkeypatch.setattr(config, "REPO", "someone/fork")
     changed = labs.sync(readme)
     assert len(changed) == 2
     text = (folder / labs.get(3).filename).read_text()
     assert "someone/fork" in text and "cnnlabs/cnnlabs" not in text
-    assert "someone/fork" in readme.read_text()
+    assert "git clone https://github.com/someone/fork" in readme.read_text()
+    assert "github/someone/fork/blob/main/labs/03_lenet_mnist.ipynb" in readme.read_text()
     assert labs.sync(readme) == []  # idempotent
 
 

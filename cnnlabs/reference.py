@@ -1,0 +1,472 @@
+"""NumPy reference implementations of convolution, pooling and activations.
+
+These are written for reading, not for speed: each function is a direct
+transcription of the definition, and the tests check every one of them
+against the Keras op that a real network uses.
+
+Conventions (the same as Keras with its default ``channels_last``):
+
+* An image or feature map is ``(H, W)`` or ``(H, W, C)``.
+* A kernel bank is ``(kh, kw, C_in, K)``: height, width, input channels,
+  output channels (filters). A single filter may be given as ``(kh, kw)`` or
+  ``(kh, kw, C_in)``; it then produces one ``(H', W')`` map.
+* "Convolution" means cross-correlation, as in every deep learning framework:
+  the kernel is slid over the image *without* being flipped. The true
+  (flipped) convolution appears only in :func:`conv2d_fft`, where the
+  convolution theorem needs it.
+* ``padding`` is zeros per side (an int), ``"valid"`` (none) or ``"same"``
+  (TensorFlow's rule: the output has ``ceil(H / stride)`` rows, and an odd
+  total padding puts the extra zero at the bottom/right).
+
+The module also holds the lectures' worked examples as data (:data:`TOY_IMAGE`,
+:data:`TOY_FILTERS`, :data:`PADDING_EXAMPLE`, :data:`STRIDE_EXAMPLE_IMAGE`) and
+the classic hand-made kernels (:data:`CLASSIC_KERNELS`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cnnlabs import arithmetic
+
+__all__ = [
+    "CLASSIC_KERNELS",
+    "PADDING_EXAMPLE",
+    "STRIDE_EXAMPLE_IMAGE",
+    "STRIDE_EXAMPLE_KERNEL",
+    "TOY_FILTERS",
+    "TOY_IMAGE",
+    "TOY_KERNELS",
+    "avg_pool2d",
+    "conv2d",
+    "conv2d_fft",
+    "elu",
+    "gelu",
+    "leaky_relu",
+    "max_pool2d",
+    "pad",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+Pair = int | tuple[int, int]
+PadSpec = int | tuple[tuple[int, int], tuple[int, int]]
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """Make a module-level constant read-only, so no caller can change it for everyone."""
+    array.setflags(write=False)
+    return array
+
+
+# --------------------------------------------------------------------------- worked examples
+
+#: The 6x6 binary image of the lectures' worked example (seed 001). Its two
+#: diagonals and vertical strokes are what :data:`TOY_FILTERS` look for.
+#: (One copy of the image in the seed's stride-1 slide drops the 1 in the
+#: second column of rows 2 and 5; that copy is a slide typo.)
+TOY_IMAGE: np.ndarray = _frozen(
+    np.array(
+        [
+            [1, 0, 0, 0, 0, 1],
+            [0, 1, 0, 0, 1, 0],
+            [0, 0, 1, 1, 0, 0],
+            [1, 0, 0, 0, 1, 0],
+            [0, 1, 0, 0, 1, 0],
+            [0, 0, 1, 0, 1, 0],
+        ]
+    )
+)
+
+#: The two 3x3 filters of the worked example: filter 1 responds to a
+#: down-right diagonal, filter 2 to a vertical line. At stride 1 on
+#: :data:`TOY_IMAGE` they give these 4x4 maps::
+#:
+#:     filter 1:  3 -1 -3 -1      filter 2: -1 -1 -1 -1
+#:               -3  1  0 -3                -1 -1 -2  1
+#:               -3 -3  0  1                -1 -1 -2  1
+#:                3 -2 -2 -1                -1  0 -4  3
+#:
+#: At stride 2 filter 1 gives ``[[3, -3], [-3, 0]]``. 2x2 max pooling of the
+#: stride-1 maps gives ``[[3, 0], [3, 1]]`` and ``[[-1, 1], [0, 3]]``. (The
+#: seed's text shows the stride-1 maps cut into 2x2 blocks, in an order the
+#: extraction scrambled; the values are the ones above.)
+TOY_FILTERS: tuple[np.ndarray, np.ndarray] = (
+    _frozen(np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]])),
+    _frozen(np.array([[-1, 1, -1], [-1, 1, -1], [-1, 1, -1]])),
+)
+
+#: :data:`TOY_FILTERS` as one Keras-style kernel bank of shape (3, 3, 1, 2).
+TOY_KERNELS: np.ndarray = _frozen(np.stack(TOY_FILTERS, axis=-1)[:, :, np.newaxis, :])
+
+#: The 7x7 feature map of the lectures' padding slide (seed 001). The slide pads
+#: it with 2 zeros per side, giving 11x11. With a 5x5 kernel that is "same"
+#: padding (the output stays 7x7); with a 3x3 kernel it is "full" padding
+#: (``P = F - 1``, every position the kernel can touch: 9x9 out). A 3x3 kernel
+#: keeps 7x7 with ``P = 1``.
+PADDING_EXAMPLE: np.ndarray = _frozen(
+    np.array(
+        [
+            [6, 3, 4, 4, 5, 0, 3],
+            [4, 7, 4, 0, 4, 0, 4],
+            [7, 0, 2, 3, 4, 5, 2],
+            [3, 7, 5, 0, 3, 0, 7],
+            [5, 8, 1, 2, 5, 4, 2],
+            [8, 0, 1, 0, 6, 0, 0],
+            [6, 4, 1, 3, 0, 4, 5],
+        ]
+    )
+)
+
+#: The 7x7 image of the stride slide (seed 003, slide 24). With
+#: :data:`STRIDE_EXAMPLE_KERNEL` at stride 2 it gives the 3x3 map
+#: ``[[91, 100, 88], [69, 91, 117], [44, 72, 74]]``. The slide's first row
+#: reads 91, 100, 83: the 83 is an arithmetic slip for 88. The text extraction
+#: also lost the zeros: the last row starts with 0, and the kernel has zeros in
+#: its centre column below the first row.
+STRIDE_EXAMPLE_IMAGE: np.ndarray = _frozen(
+    np.array(
+        [
+            [2, 3, 7, 4, 6, 2, 9],
+            [6, 6, 9, 8, 7, 4, 3],
+            [3, 4, 8, 3, 8, 9, 7],
+            [7, 8, 3, 6, 6, 3, 4],
+            [4, 2, 1, 8, 3, 4, 6],
+            [3, 2, 4, 1, 9, 8, 3],
+            [0, 1, 3, 9, 2, 1, 4],
+        ]
+    )
+)
+
+#: The 3x3 kernel of the stride slide (see :data:`STRIDE_EXAMPLE_IMAGE`).
+STRIDE_EXAMPLE_KERNEL: np.ndarray = _frozen(np.array([[3, 4, 4], [1, 0, 2], [-1, 0, 3]]))
+
+#: Hand-made 3x3 kernels from the lectures' "kernel effects" slide (seed 003),
+#: plus sharpening. ``edge_laplacian_4`` is the slide's "edge detection 2"
+#: (its zeros were lost in the text), ``edge_laplacian_8`` is "edge detection 1".
+#: Identity, the edge kernels and sharpen each sum to 1, 0, 0 and 1; the box
+#: blur averages its 3x3 neighbourhood.
+CLASSIC_KERNELS: dict[str, np.ndarray] = {
+    "identity": _frozen(np.array([[0.0, 0, 0], [0, 1, 0], [0, 0, 0]])),
+    "edge_laplacian_4": _frozen(np.array([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]])),
+    "edge_laplacian_8": _frozen(np.array([[-1.0, -1, -1], [-1, 8, -1], [-1, -1, -1]])),
+    "sharpen": _frozen(np.array([[0.0, -1, 0], [-1, 5, -1], [0, -1, 0]])),
+    "box_blur": _frozen(np.full((3, 3), 1.0 / 9.0)),
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pair(name: str, value: Pair) -> tuple[int, int]:
+    if isinstance(value, tuple | list):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a (height, width) pair, got {value!r}.")
+        pair = (value[0], value[1])
+    else:
+        pair = (value, value)
+    for item in pair:
+        if isinstance(item, bool) or not isinstance(item, int | np.integer) or item < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(pair[0]), int(pair[1])
+
+
+def _as_hwc(x: np.ndarray, what: str) -> np.ndarray:
+    """View an (H, W) or (H, W, C) array as (H, W, C)."""
+    x = np.asarray(x)
+    if x.ndim == 2:
+        return x[:, :, np.newaxis]
+    if x.ndim == 3:
+        return x
+    raise ValueError(f"{what} must be (H, W) or (H, W, C), got shape {x.shape}.")
+
+
+def _padding_amounts(
+    padding: int | str, size: tuple[int, int], window: tuple[int, int], stride: tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top, bottom), (left, right))`` zeros for ``padding`` on an (H, W) input."""
+    if isinstance(padding, str):
+        name = padding.lower()
+        if name == "valid":
+            return (0, 0), (0, 0)
+        if name == "same":
+            rows = arithmetic.same_padding_amounts(size[0], window[0], stride[0])
+            cols = arithmetic.same_padding_amounts(size[1], window[1], stride[1])
+            return rows, cols
+    elif not isinstance(padding, bool) and isinstance(padding, int | np.integer) and padding >= 0:
+        return (int(padding), int(padding)), (int(padding), int(padding))
+    raise ValueError(f"padding must be 'valid', 'same' or a non-negative integer, got {padding!r}.")
+
+
+def _check_fits(size: tuple[int, int], window: tuple[int, int], what: str) -> None:
+    if window[0] > size[0] or window[1] > size[1]:
+        raise ValueError(
+            f"The {what} ({window[0]}x{window[1]}) is larger than the padded input "
+            f"({size[0]}x{size[1]}). Use a smaller {what}, or more padding."
+        )
+
+
+def pad(x: np.ndarray, padding: PadSpec, value: float = 0.0) -> np.ndarray:
+    """Pad the two spatial axes of an (H, W) or (H, W, C) array; channels are left alone.
+
+    Args:
+        x: the image or feature map.
+        padding: the same number of values on every side, or
+            ``((top, bottom), (left, right))``.
+        value: the fill value (zero padding by default).
+
+    >>> pad(np.ones((2, 2)), 1).shape
+    (4, 4)
+    """
+    x = np.asarray(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"x must be (H, W) or (H, W, C), got shape {x.shape}.")
+    if isinstance(padding, int | np.integer) and not isinstance(padding, bool):
+        if padding < 0:
+            raise ValueError(f"padding must be non-negative, got {padding}.")
+        widths = [(int(padding), int(padding))] * 2
+    else:
+        try:
+            (top, bottom), (left, right) = padding  # type: ignore[misc]
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"padding must be an int or ((top, bottom), (left, right)), got {padding!r}."
+            ) from None
+        widths = [(int(top), int(bottom)), (int(left), int(right))]
+        if min(top, bottom, left, right) < 0:
+            raise ValueError(f"padding must be non-negative, got {padding!r}.")
+    widths += [(0, 0)] * (x.ndim - 2)
+    return np.pad(x, widths, mode="constant", constant_values=value)
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+def conv2d(
+    image: np.ndarray,
+    kernels: np.ndarray,
+    stride: Pair = 1,
+    padding: int | str = 0,
+    bias: float | np.ndarray | None = None,
+    dilation: Pair = 1,
+) -> np.ndarray:
+    """2-D cross-correlation (a CNN "convolution"), the kernel not flipped.
+
+    Each output value is the sum of an elementwise product between the kernel
+    and the patch of the (padded) image under it, over all input channels,
+    plus the filter's bias.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C_in)``.
+        kernels: ``(kh, kw)`` or ``(kh, kw, C_in)`` for one filter, or a
+            Keras-style bank ``(kh, kw, C_in, K)``.
+        stride: step between windows, an int or ``(sh, sw)``.
+        padding: zeros per side, ``"valid"`` or ``"same"``.
+        bias: a scalar, or one value per filter (``(K,)``).
+        dilation: spacing between kernel taps, an int or ``(dh, dw)``.
+
+    Returns:
+        ``(H', W')`` for a single filter, ``(H', W', K)`` for a bank, with
+        ``H'`` given by :func:`cnnlabs.arithmetic.output_size`. Integer inputs
+        give an integer result, so the worked examples print as whole numbers.
+
+    Raises:
+        ValueError: for mismatched channels, a kernel larger than the padded
+            image, or invalid stride/padding/dilation.
+
+    >>> conv2d(TOY_IMAGE, TOY_FILTERS[0])[0]
+    array([ 3, -1, -3, -1])
+    """
+    x = _as_hwc(image, "image")
+    k = np.asarray(kernels)
+    if k.ndim == 2:
+        bank = k[:, :, np.newaxis, np.newaxis]
+    elif k.ndim == 3:
+        bank = k[:, :, :, np.newaxis]
+    elif k.ndim == 4:
+        bank = k
+    else:
+        raise ValueError(
+            f"kernels must be (kh, kw), (kh, kw, C_in) or (kh, kw, C_in, K), got shape {k.shape}."
+        )
+    if bank.shape[2] != x.shape[2]:
+        raise ValueError(
+            f"The kernel expects {bank.shape[2]} input channel(s) but the image has "
+            f"{x.shape[2]} (image shape {np.shape(image)}, kernel shape {k.shape})."
+        )
+    sh, sw = _pair("stride", stride)
+    dh, dw = _pair("dilation", dilation)
+    kh, kw = bank.shape[:2]
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    (top, bottom), (left, right) = _padding_amounts(padding, x.shape[:2], span, (sh, sw))
+    x = pad(x, ((top, bottom), (left, right)))
+    _check_fits(x.shape[:2], span, "kernel")
+    # windows[i, j, c] is the span-sized patch whose top-left corner is (i, j).
+    windows = sliding_window_view(x, span, axis=(0, 1))[::sh, ::sw, :, ::dh, ::dw]
+    out = np.einsum("ijcab,abck->ijk", windows, bank, optimize=True)
+    if bias is not None:
+        out = out + np.asarray(bias)
+    return out[:, :, 0] if k.ndim < 4 else out
+
+
+def conv2d_fft(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The same 'valid' cross-correlation as :func:`conv2d`, computed with the FFT.
+
+    The convolution theorem says that convolving two signals multiplies their
+    Fourier transforms. Cross-correlation is convolution with a flipped
+    kernel, so: flip the kernel, zero-pad both arrays to the size of the full
+    linear convolution (so the FFT's circular wrap-around does no harm),
+    multiply the transforms, transform back, and keep the positions where the
+    kernel lies wholly inside the image.
+
+    Args:
+        image: ``(H, W)``, or ``(H, W, C)`` with a kernel ``(kh, kw, C)``
+            (one filter; the channels are summed).
+        kernel: ``(kh, kw)`` or ``(kh, kw, C)``.
+
+    Returns:
+        A float ``(H - kh + 1, W - kw + 1)`` array, equal to
+        ``conv2d(image, kernel)`` up to floating-point rounding.
+    """
+    x = _as_hwc(image, "image").astype(float)
+    k = _as_hwc(kernel, "kernel").astype(float)
+    if k.shape[2] != x.shape[2]:
+        raise ValueError(
+            f"The kernel expects {k.shape[2]} input channel(s) but the image has {x.shape[2]}."
+        )
+    height, width = x.shape[:2]
+    kh, kw = k.shape[:2]
+    _check_fits((height, width), (kh, kw), "kernel")
+    full = (height + kh - 1, width + kw - 1)
+    flipped = k[::-1, ::-1, :]
+    spectrum = np.fft.rfft2(x, s=full, axes=(0, 1)) * np.fft.rfft2(flipped, s=full, axes=(0, 1))
+    convolved = np.fft.irfft2(spectrum, s=full, axes=(0, 1)).sum(axis=2)
+    return convolved[kh - 1 : height, kw - 1 : width]
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pool_windows(
+    x: np.ndarray, pool: Pair, stride: Pair | None, padding: str, fill: float
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Windows ``(H', W', C, ph, pw)`` of the padded input, a mask of real cells, and 2-D-ness."""
+    flat = np.asarray(x).ndim == 2
+    data = _as_hwc(x, "x")
+    window = _pair("pool", pool)
+    steps = _pair("stride", stride if stride is not None else pool)
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same' for pooling, got {padding!r}.")
+    amounts = _padding_amounts(padding, data.shape[:2], window, steps)
+    padded = data
+    if any(amounts[0]) or any(amounts[1]):
+        # -inf does not fit an integer array; padding is only needed for "same".
+        padded = pad(data.astype(np.result_type(data.dtype, np.float32)), amounts, value=fill)
+    _check_fits(padded.shape[:2], window, "pooling window")
+    real = pad(np.ones(data.shape[:2]), amounts)
+    windows = sliding_window_view(padded, window, axis=(0, 1))[:: steps[0], :: steps[1]]
+    mask = sliding_window_view(real, window)[:: steps[0], :: steps[1]]
+    return windows, mask, flat
+
+
+def max_pool2d(
+    x: np.ndarray, pool: Pair = 2, stride: Pair | None = None, padding: str = "valid"
+) -> np.ndarray:
+    """Max pooling: the largest value of each window, channel by channel.
+
+    Args:
+        x: ``(H, W)`` or ``(H, W, C)``.
+        pool: the window, an int or ``(ph, pw)``.
+        stride: the step (default: the window, so windows do not overlap).
+        padding: ``"valid"`` or ``"same"``; "same" pads with -inf, so padded
+            cells never win.
+
+    >>> max_pool2d(np.arange(16).reshape(4, 4))
+    array([[ 5,  7],
+           [13, 15]])
+    """
+    windows, _, flat = _pool_windows(x, pool, stride, padding, fill=-np.inf)
+    out = windows.max(axis=(-2, -1))
+    return out[:, :, 0] if flat else out
+
+
+def avg_pool2d(
+    x: np.ndarray, pool: Pair = 2, stride: Pair | None = None, padding: str = "valid"
+) -> np.ndarray:
+    """Average pooling: the mean of each window, channel by channel.
+
+    With ``padding="same"`` the padded cells are left out of the mean (each
+    edge window averages only the real values it covers), as in TensorFlow.
+    Arguments as in :func:`max_pool2d`; the result is always float.
+    """
+    windows, mask, flat = _pool_windows(x, pool, stride, padding, fill=0.0)
+    counts = mask.sum(axis=(-2, -1))[:, :, np.newaxis]
+    out = windows.sum(axis=(-2, -1)) / counts
+    return out[:, :, 0] if flat else out
+
+
+# --------------------------------------------------------------------------- activations
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """Rectified linear unit: ``max(0, x)``."""
+    return np.maximum(x, 0)
+
+
+def relu6(x: np.ndarray) -> np.ndarray:
+    """ReLU capped at 6: ``min(max(0, x), 6)`` (used by MobileNet)."""
+    return np.clip(x, 0, 6)
+
+
+def leaky_relu(x: np.ndarray, negative_slope: float = 0.2) -> np.ndarray:
+    """``x`` for positive inputs, ``negative_slope * x`` otherwise.
+
+    The default slope 0.2 is that of ``keras.activations.leaky_relu``; the
+    ``keras.layers.LeakyReLU`` layer defaults to 0.3 and PyTorch to 0.01.
+    """
+    x = np.asarray(x)
+    return np.where(x > 0, x, negative_slope * x)
+
+
+def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Exponential linear unit: ``x`` for positive inputs, ``alpha * (exp(x) - 1)`` otherwise."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, evaluated without overflow for large ``|x|``."""
+    x = np.asarray(x, dtype=float)
+    # exp of a non-positive number never overflows; pick the form that needs only that.
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    """Hyperbolic tangent, ``2 * sigmoid(2x) - 1``."""
+    return np.tanh(np.asarray(x, dtype=float))
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """Gaussian error linear unit, exact form: ``x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))``.
+
+    ``Phi`` is the standard normal CDF. This matches
+    ``keras.activations.gelu(x, approximate=False)``, not the tanh approximation.
+    """
+    from scipy.special import erf  # scipy comes with scikit-learn and scikit-image
+
+    x = np.asarray(x, dtype=float)
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis``, shifted by the maximum so that ``exp`` cannot overflow."""
+    x = np.asarray(x, dtype=float)
+    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)

@@ -1,0 +1,92 @@
+"""The console script: info, train, data and labs commands, and their errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cnnlabs import cli
+
+
+def test_info_prints_versions_profile_and_data_folder(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLABS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CNNLABS_PROFILE", "cpu")
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for word in ("tensorflow", "keras", "python", "gpus", str(tmp_path)):
+        assert word in out
+    assert "profile" in out and "cpu" in out
+    assert cli.main(["info", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["profile"]["name"] == "cpu"
+
+
+def test_train_smoke_on_mock_data_writes_a_complete_run_folder(capsys, empty_data_dir, tmp_path):
+    out_dir = tmp_path / "run"
+    with pytest.warns(UserWarning, match="(?i)mock"):
+        status = cli.main(["train", "lenet", "mnist", "--profile", "smoke", "--out", str(out_dir)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "MOCK" in printed
+    assert "precision" in printed and "recall" in printed  # the sklearn report
+    for name in ("history.json", "training_curves.png", "best.keras", "model.keras",
+                 "classification_report.txt", "confusion_matrix.png", "results.json"):
+        assert (out_dir / name).is_file(), name
+    results = json.loads((out_dir / "results.json").read_text())
+    assert results["mock_data"] is True and results["profile"] == "smoke"
+    assert results["parameters"] == 1_256_080 and results["n"] == 512
+    assert results["recipe"]["epochs"] == 1
+
+
+def test_train_on_real_data_uses_the_cache(capsys, real_mnist_npz, monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLABS_DATA_DIR", str(real_mnist_npz.parent))
+    status = cli.main(["train", "lenet5", "mnist", "--profile", "smoke", "--out",
+                       str(tmp_path / "run")])
+    assert status == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["mock_data"] is False and results["parameters"] == 61_706
+    assert "MOCK" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "resnet9000", "mnist"], "Valid models: lenet, lenet5"),
+        (["train", "lenet", "imagenet"], "Valid names: mnist"),
+        (["labs", "run", "42"], "Valid labs: 00, 01, 03"),
+    ],
+)
+def test_unknown_names_fail_with_the_valid_ones(capsys, argv, message):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_labs_list_names_every_lab(capsys):
+    assert cli.main(["labs", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "00_setup.ipynb" in out and "03_lenet_mnist.ipynb" in out
+    assert "missing" not in out
+
+
+def test_labs_run_executes_a_notebook_and_keeps_the_executed_copy(tmp_path, capsys):
+    assert cli.main(["labs", "run", "0", "--profile", "smoke", "--out", str(tmp_path)]) == 0
+    executed = json.loads((tmp_path / "00_setup.ipynb").read_text())
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] for c in code)
+    assert any("name='smoke'" in json.dumps(c["outputs"]) for c in code)
+    assert executed["metadata"]["cnnlabs"]["profile"] == "smoke"
+
+
+def test_python_dash_m_is_the_same_program():
+    result = subprocess.run([sys.executable, "-m", "cnnlabs", "--help"], capture_output=True,
+                            text=True, check=True)
+    for command in ("info", "train", "data", "labs"):
+        assert command in result.stdout
+
+
+def test_data_list_shows_the_catalogue_and_cache(capsys, empty_data_dir):
+    assert cli.main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist" in out and str(empty_data_dir) in out
