@@ -17,8 +17,28 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def _enable_notebook_display() -> None:
+    """Let a returned ``Figure`` render inline in Jupyter and Colab.
+
+    Figures here are built without pyplot, so that training callbacks neither
+    open windows nor leak memory. IPython learns to draw such figures when the
+    inline backend module is loaded, which matplotlib otherwise delays until
+    pyplot draws something; load it here when running inside a kernel (it does
+    nothing unless the kernel's backend is the inline one).
+    """
+    import sys
+
+    if "ipykernel" in sys.modules and "matplotlib_inline.backend_inline" not in sys.modules:
+        try:
+            import matplotlib_inline.backend_inline  # noqa: F401
+        except ImportError:
+            pass
+
+
 def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6, 4)):
     from matplotlib.figure import Figure
+
+    _enable_notebook_display()
 
     fig = Figure(figsize=size, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)

@@ -159,8 +159,9 @@ class TrainingMonitor(keras.callbacks.Callback):
     are replaced, so the file always holds one row per finished epoch.
     """
 
-    def __init__(self, run_dir: Path | str, plot: bool = True) -> None:
+    def __init__(self, run_dir: Path | str, plot: bool = True, title: str = "Training") -> None:
         super().__init__()
+        self.title = title
         self.run_dir = Path(run_dir)
         self.json_path = self.run_dir / HISTORY_FILE
         self.plot_path = self.run_dir / CURVES_FILE
@@ -186,7 +187,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         if self.plot:
             from cnnlabs import plots
 
-            plots.training_curves(self.rows, path=self.plot_path)
+            plots.training_curves(self.rows, path=self.plot_path, title=self.title)
 
 
 def read_history(run_dir: Path | str) -> list[dict[str, float]]:
@@ -249,7 +250,8 @@ def fit(
     backup = keras.callbacks.BackupAndRestore(
         run_dir / BACKUP_DIR, save_freq=backup_every if backup_every else "epoch"
     )
-    callbacks = [backup, TrainingMonitor(run_dir, plot=plot), checkpoint,
+    monitor = TrainingMonitor(run_dir, plot=plot, title=f"{model.name}: training")
+    callbacks = [backup, monitor, checkpoint,
                  keras.callbacks.TerminateOnNaN(), *(extra_callbacks or [])]
     (run_dir / "recipe.json").write_text(json.dumps(asdict(r), indent=2))
     with warnings.catch_warnings():

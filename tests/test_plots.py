@@ -1,0 +1,42 @@
+"""Figures: each plot has the panels it promises and saves a PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlabs import plots
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_curves_accept_history_rows_or_a_keras_history_dict(tmp_path):
+    rows = [{"epoch": 1, "loss": 1.0, "val_loss": 1.2, "accuracy": 0.5, "val_accuracy": 0.4},
+            {"epoch": 2, "loss": 0.5, "val_loss": 0.7, "accuracy": 0.8, "val_accuracy": 0.7}]
+    fig = plots.training_curves(rows, path=tmp_path / "a.png")
+    loss_ax, acc_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == ["train", "validation"]
+    np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), [0.4, 0.7])
+    assert (tmp_path / "a.png").read_bytes()[:8] == PNG
+    from_dict = plots.training_curves({"loss": [1.0, 0.5], "accuracy": [0.5, 0.8]})
+    assert len(from_dict.axes[0].lines) == 1  # no validation series to draw
+
+
+def test_montage_titles_each_image_with_its_class():
+    images = np.zeros((5, 4, 4, 1), "uint8")
+    fig = plots.montage(images, [0, 1, 2, 1, 0], ["a", "b", "c"], ncols=4)
+    assert len(fig.axes) == 8
+    assert [ax.get_title() for ax in fig.axes[:5]] == ["a", "b", "c", "b", "a"]
+
+
+def test_confusion_matrix_writes_every_count():
+    fig = plots.confusion_matrix(np.array([[5, 1], [2, 7]]), ["no", "yes"])
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["1", "2", "5", "7"]
+
+
+def test_misclassified_shows_only_the_mistakes_true_then_predicted():
+    images = np.zeros((4, 4, 4), "uint8")
+    fig = plots.misclassified(images, np.array([0, 1, 1, 0]), np.array([0, 0, 1, 1]), ["x", "y"])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["y -> x", "x -> y"]
+    assert "2 misclassified" in fig.get_suptitle()
