@@ -72,7 +72,10 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
     r = training.recipe(model_name, prof, epochs=epochs, batch_size=batch_size)
     data = pipelines.build(splits, r.batch_size, prof, seed=seed)
     run_dir = Path(out) if out else config.new_run_dir(f"{model_name}-{dataset_name}-{prof.name}")
-    resuming = (run_dir / training.BACKUP_DIR).is_dir()
+    resuming = _check_run_folder(run_dir, {
+        "model": model_name, "dataset": dataset_name, "profile": prof.name,
+        "recipe": asdict(r), "seed": seed,
+    })
     print(f"profile {prof.name}: {r.epochs} epochs, batch {r.batch_size}, {r.optimizer} "
           f"lr {r.learning_rate} ({r.schedule}); train {data.n_train}, val {data.n_val}, "
           f"test {data.n_test}")
@@ -106,6 +109,33 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
     print(f"test accuracy {report.accuracy:.4f} after {r.epochs} epochs in {seconds:.0f} s")
     print(f"run folder: {run_dir}")
     return report.to_dict()
+
+
+RUN_FILE = "run.json"
+
+
+def _check_run_folder(run_dir: Path, run: dict[str, Any]) -> bool:
+    """Claim ``run_dir`` for this run; True when it resumes an interrupted one.
+
+    A folder that holds a finished run, or another run's backup, is refused
+    rather than overwritten.
+    """
+    from cnnlabs import evaluation, training
+
+    if (run_dir / training.BACKUP_DIR).is_dir():
+        previous = run_dir / RUN_FILE
+        if previous.is_file() and json.loads(previous.read_text()) != json.loads(json.dumps(run)):
+            raise UsageError(
+                f"{run_dir} holds the backup of a different run ({previous} differs from this "
+                "command's model, dataset, profile, recipe or seed). Resume it with the same "
+                "command, or choose another --out."
+            )
+        return True
+    if (run_dir / evaluation.RESULTS_FILE).is_file():
+        raise UsageError(f"{run_dir} already holds a finished run; choose another --out.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / RUN_FILE).write_text(json.dumps(run, indent=2))
+    return False
 
 
 def cmd_train(args: argparse.Namespace) -> int:

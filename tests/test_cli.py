@@ -90,3 +90,22 @@ def test_data_list_shows_the_catalogue_and_cache(capsys, empty_data_dir):
     assert cli.main(["data", "list"]) == 0
     out = capsys.readouterr().out
     assert "mnist" in out and str(empty_data_dir) in out
+
+
+def test_a_finished_run_folder_is_never_overwritten(capsys, empty_data_dir, tmp_path):
+    out_dir = tmp_path / "run"
+    argv = ["train", "lenet", "mnist", "--profile", "smoke", "--out", str(out_dir)]
+    with pytest.warns(UserWarning):
+        assert cli.main(argv) == 0
+    before = (out_dir / "model.keras").read_bytes()
+    assert cli.main(argv) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+    assert (out_dir / "model.keras").read_bytes() == before
+
+
+def test_resuming_with_a_different_command_is_refused(capsys, empty_data_dir, tmp_path):
+    out_dir = tmp_path / "run"
+    (out_dir / "backup").mkdir(parents=True)
+    (out_dir / "run.json").write_text(json.dumps({"model": "lenet5"}))
+    assert cli.main(["train", "lenet", "mnist", "--profile", "smoke", "--out", str(out_dir)]) == 2
+    assert "backup of a different run" in capsys.readouterr().err
