@@ -51,7 +51,8 @@ def main() -> None:
     hardware = ", ".join(gpus) if gpus else f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
     command = (f"CNNLABS_DATA_DIR=../shared/data python benchmarks/train_row.py {args.model} "
                f"{args.dataset} --profile {results['profile']}"
-               + (f" --epochs {args.epochs}" if args.epochs else ""))
+               + (f" --epochs {args.epochs}" if args.epochs else "")
+               + (f" --seed {args.seed}" if args.seed != 42 else ""))
     row = (f"| {args.model} | {args.dataset} | {results['profile']} | "
            f"{results['accuracy'] * 100:.2f}% | {results['n']:,} | {results['recipe']['epochs']} | "
            f"{results['train_seconds']:.0f} s ({wall:.0f} s end to end) | {hardware} | "

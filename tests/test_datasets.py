@@ -483,6 +483,17 @@ def test_download_from_file_url_puts_verified_file_in_place(tmp_path: Path) -> N
     assert part_path(target).name == "blob.bin.part"
 
 
+def test_download_shows_a_progress_bar_with_the_file_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "server" / "mnist.npz"
+    source.parent.mkdir()
+    source.write_bytes(b"x" * 300_000)
+    download(source.as_uri(), tmp_path / "cache" / "mnist.npz", sha256_file(source), progress=True)
+    shown = capsys.readouterr().err
+    assert "Downloading mnist.npz" in shown and "100%" in shown
+
+
 def test_load_downloads_into_empty_cache_then_loads(
     tiny: DatasetInfo, tmp_path: Path, empty_data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
