@@ -1,14 +1,21 @@
-"""tf.data pipelines: arrays in, batched datasets out.
+"""tf.data pipelines: arrays in, batched datasets out, with augmentation.
 
 Order, for every split: normalise -> cache -> shuffle (train only) -> batch ->
-prefetch. Normalising before ``cache()`` means the division is done once;
-shuffling after it means every epoch sees a new order without re-reading the
-source. The validation split is carved out of train, stratified by class, so
-the official test set is only touched at the very end.
+augment (train only) -> prefetch. Normalising before ``cache()`` means the
+division is done once; shuffling after it means every epoch sees a new order
+without re-reading the source. The validation split is carved out of train,
+stratified by class, so the official test set is only touched at the very end.
+
+Augmentation runs in ``tf.data`` with Keras preprocessing layers, on whole
+batches, rather than inside the model: the model stays a plain stack that
+XLA can compile, and the input pipeline overlaps the augmentation with
+training. :data:`AUGMENTATIONS` names the available transforms; a recipe
+lists the ones it uses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +24,7 @@ import numpy as np
 from cnnlabs.config import Profile, get_profile
 
 if TYPE_CHECKING:
+    import keras
     import tensorflow as tf
 
     from cnnlabs.datasets import Splits
@@ -60,6 +68,71 @@ def normalise(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(images, tf.float32) / 255.0
 
 
+#: name -> what it does. Every transform works on float images in [0, 1].
+AUGMENTATIONS: dict[str, str] = {
+    "flip": "random horizontal flip",
+    "translate": "random shift by up to 10% of height and width (zeros fill in)",
+    "crop": "pad 4 pixels of zeros on each side, then crop back at a random place",
+    "rotate": "random rotation by up to 15 degrees",
+    "zoom": "random zoom in or out by up to 10%",
+    "contrast": "random contrast change by up to 20%",
+    "brightness": "random brightness change by up to 0.1 (on the [0, 1] scale)",
+}
+
+
+def augmenter(names: Sequence[str], image_shape: Sequence[int], seed: int = 0) -> keras.Sequential:
+    """A ``keras.Sequential`` of preprocessing layers applying ``names`` in order.
+
+    Each layer gets its own seed derived from ``seed``, so that a pipeline built
+    twice with the same seed produces the same augmented batches.
+
+    Raises:
+        ValueError: for an unknown name; the message lists the valid ones.
+    """
+    import keras
+    from keras import layers
+
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(
+            f"Unknown augmentation(s) {', '.join(map(repr, unknown))}. "
+            f"Valid: {', '.join(AUGMENTATIONS)}."
+        )
+    height, width = int(image_shape[0]), int(image_shape[1])
+    stack: list[keras.layers.Layer] = []
+    for i, name in enumerate(names):
+        layer_seed = seed * 1000 + i
+        if name == "flip":
+            stack.append(layers.RandomFlip("horizontal", seed=layer_seed))
+        elif name == "translate":
+            stack.append(layers.RandomTranslation(0.1, 0.1, fill_mode="constant",
+                                                  seed=layer_seed))
+        elif name == "crop":
+            stack.append(layers.ZeroPadding2D(4))
+            stack.append(layers.RandomCrop(height, width, seed=layer_seed))
+        elif name == "rotate":
+            stack.append(layers.RandomRotation(15 / 360, fill_mode="constant", seed=layer_seed))
+        elif name == "zoom":
+            stack.append(layers.RandomZoom(0.1, fill_mode="constant", seed=layer_seed))
+        elif name == "contrast":
+            stack.append(layers.RandomContrast(0.2, value_range=(0.0, 1.0), seed=layer_seed))
+        elif name == "brightness":
+            stack.append(layers.RandomBrightness(0.1, value_range=(0.0, 1.0), seed=layer_seed))
+    return keras.Sequential(stack, name="augment")
+
+
+def augment_dataset(ds: tf.data.Dataset, names: Sequence[str], image_shape: Sequence[int],
+                    seed: int = 0) -> tf.data.Dataset:
+    """Apply :func:`augmenter` to every batch of ``ds`` (images only; labels pass through)."""
+    import tensorflow as tf
+
+    if not names:
+        return ds
+    aug = augmenter(names, image_shape, seed)
+    return ds.map(lambda x, y: (tf.clip_by_value(aug(x, training=True), 0.0, 1.0), y),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def from_arrays(
     x: np.ndarray,
     y: np.ndarray,
@@ -68,16 +141,21 @@ def from_arrays(
     training: bool,
     seed: int = 0,
     cache: bool = True,
+    augment: Sequence[str] = (),
+    num_classes: int | None = None,
 ) -> tf.data.Dataset:
-    """A batched ``tf.data.Dataset`` of ``(float32 image in [0, 1], int label)`` pairs.
+    """A batched ``tf.data.Dataset`` of ``(float32 image in [0, 1], label)`` pairs.
 
     Args:
         x: uint8 images ``(N, H, W, C)``.
         y: integer labels ``(N,)``.
         batch_size: samples per batch.
         training: shuffle every epoch (with ``seed``) when True; keep order otherwise.
-        seed: shuffling seed, for repeatable epochs.
+        seed: shuffling and augmentation seed, for repeatable epochs.
         cache: keep the normalised tensors in memory after the first pass.
+        augment: names from :data:`AUGMENTATIONS`, applied per batch (training only).
+        num_classes: when given, labels become one-hot vectors of this length
+            (needed for label smoothing); otherwise they stay integer class indices.
     """
     import tensorflow as tf
 
@@ -93,6 +171,11 @@ def from_arrays(
     if training:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
+    if training:
+        ds = augment_dataset(ds, augment, x.shape[1:], seed)
+    if num_classes is not None:
+        ds = ds.map(lambda image, label: (image, tf.one_hot(label, num_classes)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -110,6 +193,8 @@ class Pipelines:
     class_names: list[str]
     y_val: np.ndarray
     y_test: np.ndarray
+    one_hot: bool = False
+    augment: tuple[str, ...] = ()
 
     @property
     def steps_per_epoch(self) -> int:
@@ -121,11 +206,15 @@ def build(
     batch_size: int,
     profile: Profile | str | None = None,
     seed: int = 0,
+    augment: Sequence[str] = (),
+    one_hot: bool = False,
 ) -> Pipelines:
     """Train / val / test pipelines for ``splits``.
 
     When the dataset has no validation split of its own, one is carved out of
-    train with ``profile.val_fraction`` (stratified, seeded).
+    train with ``profile.val_fraction`` (stratified, seeded). ``augment`` applies
+    to the training pipeline only; ``one_hot`` turns every split's labels into
+    one-hot vectors (for label smoothing).
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     if splits.x_val is not None and splits.y_val is not None:
@@ -134,10 +223,13 @@ def build(
         x_tr, y_tr, x_va, y_va = split_validation(
             splits.x_train, splits.y_train, prof.val_fraction, seed
         )
+    classes = splits.num_classes if one_hot else None
     return Pipelines(
-        train=from_arrays(x_tr, y_tr, batch_size, training=True, seed=seed),
-        val=from_arrays(x_va, y_va, batch_size, training=False),
-        test=from_arrays(splits.x_test, splits.y_test, batch_size, training=False),
+        train=from_arrays(x_tr, y_tr, batch_size, training=True, seed=seed, augment=augment,
+                          num_classes=classes),
+        val=from_arrays(x_va, y_va, batch_size, training=False, num_classes=classes),
+        test=from_arrays(splits.x_test, splits.y_test, batch_size, training=False,
+                         num_classes=classes),
         n_train=len(x_tr),
         n_val=len(x_va),
         n_test=len(splits.x_test),
@@ -145,4 +237,6 @@ def build(
         class_names=list(splits.class_names),
         y_val=np.asarray(y_va),
         y_test=np.asarray(splits.y_test),
+        one_hot=one_hot,
+        augment=tuple(augment),
     )

@@ -148,3 +148,30 @@ def misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
         ax.set_title(f"{class_names[y_true[idx]]} -> {class_names[y_pred[idx]]}", fontsize=9)
     fig.suptitle(f"{len(wrong)} misclassified (true -> predicted)")
     return _finish(fig, path)
+
+
+def augmentation_grid(images: np.ndarray, names: Sequence[str], copies: int = 6, seed: int = 0,
+                      path: Path | str | None = None) -> Figure:
+    """Each image in ``images`` (a row each), then ``copies`` augmented versions of it.
+
+    ``images`` are uint8 ``(N, H, W, C)``; the augmentation is exactly the one
+    the training pipeline applies for ``names`` (``pipelines.augmenter``).
+    """
+    from cnnlabs import pipelines
+
+    images = np.asarray(images)
+    aug = pipelines.augmenter(names, images.shape[1:], seed=seed)
+    batch = images.astype("float32") / 255.0
+    variants = [np.asarray(aug(batch, training=True)).clip(0, 1) for _ in range(copies)]
+    fig, axes = _figure(copies + 1, len(images), (1.4 * (copies + 1), 1.5 * len(images)))
+    for row, image in enumerate(batch):
+        shown = [image] + [v[row] for v in variants]
+        for col, picture in enumerate(shown):
+            ax = axes[row, col]
+            ax.axis("off")
+            ax.imshow(picture[..., 0] if picture.shape[-1] == 1 else picture,
+                      cmap="gray" if picture.shape[-1] == 1 else None, vmin=0, vmax=1)
+            if row == 0:
+                ax.set_title("original" if col == 0 else f"#{col}", fontsize=9)
+    fig.suptitle("augmentation: " + (", ".join(names) or "none"))
+    return _finish(fig, path)

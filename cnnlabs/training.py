@@ -57,6 +57,12 @@ class Recipe:
         weight_decay: decoupled weight decay (AdamW / SGD), 0 for none.
         warmup_epochs: linear warm-up length for the cosine schedule.
         min_lr_ratio: the cosine schedule's final learning rate, as a share of the peak.
+        augment: augmentation names (``pipelines.AUGMENTATIONS``) for the training split.
+        label_smoothing: share of the target mass spread over all classes (0: none);
+            above 0 the pipelines carry one-hot labels.
+        mixed_precision: compute in float16 on GPUs that support it (compute
+            capability 7.0+); the output layer stays float32. Ignored on CPUs.
+        jit_compile: passed to ``Model.compile`` (``"auto"`` lets Keras decide).
     """
 
     optimizer: str = "adam"
@@ -69,6 +75,10 @@ class Recipe:
     weight_decay: float = 0.0
     warmup_epochs: int = 0
     min_lr_ratio: float = 0.0
+    augment: tuple[str, ...] = ()
+    label_smoothing: float = 0.0
+    mixed_precision: bool = False
+    jit_compile: bool | str = "auto"
 
 
 #: recipes[model][profile]. ``smoke`` is tiny on purpose: it checks the plumbing.
@@ -198,15 +208,57 @@ def read_history(run_dir: Path | str) -> list[dict[str, float]]:
     return json.loads(path.read_text())
 
 
+def loss_for(r: Recipe, one_hot: bool) -> keras.losses.Loss:
+    """Cross-entropy for integer labels, or for one-hot labels with ``r``'s label smoothing.
+
+    Raises:
+        ValueError: when the recipe smooths labels but the labels are integers
+            (build the pipelines with ``one_hot=True``).
+    """
+    if one_hot:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
+    if r.label_smoothing:
+        raise ValueError(
+            "Label smoothing needs one-hot labels: build the pipelines with "
+            "pipelines.build(..., one_hot=True)."
+        )
+    return keras.losses.SparseCategoricalCrossentropy()
+
+
 def compile_model(model: keras.Model, r: Recipe, steps_per_epoch: int,
-                  jit_compile: bool | str = "auto") -> None:
-    """Compile ``model`` for sparse integer labels with recipe ``r``'s optimizer."""
+                  one_hot: bool = False) -> None:
+    """Compile ``model`` with recipe ``r``'s optimizer, loss and ``jit_compile``."""
     model.compile(
         optimizer=make_optimizer(r, steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
+        loss=loss_for(r, one_hot),
         metrics=["accuracy"],
-        jit_compile=jit_compile,
+        jit_compile=r.jit_compile,
     )
+
+
+def mixed_precision_supported() -> bool:
+    """True when every visible GPU has compute capability 7.0 or more (tensor cores)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return False
+    for gpu in gpus:
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        if not capability or tuple(capability) < (7, 0):
+            return False
+    return True
+
+
+def set_precision(r: Recipe) -> str:
+    """Set Keras' global dtype policy for recipe ``r``; call it before building the model.
+
+    Returns the policy name: ``"mixed_float16"`` when the recipe asks for mixed
+    precision and the GPUs support it, else ``"float32"``.
+    """
+    policy = "mixed_float16" if r.mixed_precision and mixed_precision_supported() else "float32"
+    keras.config.set_dtype_policy(policy)
+    return policy
 
 
 def fit(
@@ -237,7 +289,7 @@ def fit(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = data.steps_per_epoch
-    compile_model(model, r, steps)
+    compile_model(model, r, steps, one_hot=data.one_hot)
     previous = read_history(run_dir)
     best_so_far = max((row.get("val_accuracy", -math.inf) for row in previous), default=None)
     checkpoint = keras.callbacks.ModelCheckpoint(

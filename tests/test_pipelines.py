@@ -75,3 +75,54 @@ def test_bad_inputs_are_rejected():
         pipelines.from_arrays(np.zeros((2, 4, 4, 1), "uint8"), np.zeros(2), 0, training=False)
     with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
         pipelines.from_arrays(np.zeros((2, 4, 4), "uint8"), np.zeros(2), 2, training=False)
+
+
+def _batch_images(ds):
+    return next(iter(ds))[0].numpy()
+
+
+def test_augmentation_is_deterministic_under_a_seed_and_changes_the_images():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (32, 16, 16, 3), dtype="uint8")
+    y = np.zeros(32, "int64")
+    names = ("flip", "crop", "rotate", "zoom", "contrast", "brightness", "translate")
+    a = pipelines.from_arrays(x, y, 32, training=True, seed=5, augment=names)
+    b = pipelines.from_arrays(x, y, 32, training=True, seed=5, augment=names)
+    plain = pipelines.from_arrays(x, y, 32, training=True, seed=5)
+    first, second, untouched = _batch_images(a), _batch_images(b), _batch_images(plain)
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == untouched.shape == (32, 16, 16, 3)
+    assert not np.allclose(first, untouched)
+    assert first.min() >= 0.0 and first.max() <= 1.0
+
+
+def test_horizontal_flip_only_mirrors_or_keeps_each_image():
+    x = np.arange(2 * 4 * 4, dtype="uint8").reshape(2, 4, 4, 1) * 7
+    ds = pipelines.from_arrays(x, np.arange(2), 2, training=True, seed=1, augment=("flip",),
+                               cache=False)
+    for _ in range(3):
+        images, labels = next(iter(ds))
+        for image, label in zip(images.numpy(), labels.numpy(), strict=True):
+            original = x[label].astype("float32") / 255
+            assert np.allclose(image, original) or np.allclose(image, original[:, ::-1])
+
+
+def test_evaluation_splits_are_never_augmented():
+    x = np.full((8, 8, 8, 1), 128, "uint8")
+    data = pipelines.build(Splits("toy", x, np.arange(8) % 2, x, np.arange(8) % 2, ["a", "b"]),
+                           4, "smoke", augment=("brightness", "contrast"))
+    np.testing.assert_allclose(_batch_images(data.test), 128 / 255, rtol=1e-6)
+    np.testing.assert_allclose(_batch_images(data.val), 128 / 255, rtol=1e-6)
+    assert data.augment == ("brightness", "contrast")
+
+
+def test_unknown_augmentation_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="Valid: flip, translate, crop"):
+        pipelines.augmenter(["flip", "mixup"], (8, 8, 1))
+
+
+def test_one_hot_labels_for_label_smoothing():
+    x = np.zeros((4, 2, 2, 1), "uint8")
+    ds = pipelines.from_arrays(x, np.array([0, 2, 1, 2]), 4, training=False, num_classes=3)
+    labels = next(iter(ds))[1].numpy()
+    np.testing.assert_array_equal(labels, np.eye(3)[[0, 2, 1, 2]])

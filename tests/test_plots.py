@@ -40,3 +40,11 @@ def test_misclassified_shows_only_the_mistakes_true_then_predicted():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["y -> x", "x -> y"]
     assert "2 misclassified" in fig.get_suptitle()
+
+
+def test_augmentation_grid_shows_the_original_then_the_copies():
+    images = np.random.default_rng(0).integers(0, 255, (2, 8, 8, 3), dtype="uint8")
+    fig = plots.augmentation_grid(images, ["flip", "crop"], copies=3)
+    assert len(fig.axes) == 2 * 4
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["original", "#1", "#2", "#3"]
+    assert "flip, crop" in fig.get_suptitle()

@@ -166,3 +166,44 @@ def test_a_run_interrupted_mid_epoch_resumes_from_its_backup(tmp_path):
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3]
     assert int(restarted.optimizer.iterations) == 14 + 2 * 9
     assert not (tmp_path / training.BACKUP_DIR).exists()
+
+
+def test_label_smoothing_needs_one_hot_labels_and_softens_the_target():
+    smooth = training.Recipe(label_smoothing=0.1)
+    with pytest.raises(ValueError, match="one_hot=True"):
+        training.loss_for(smooth, one_hot=False)
+    # With smoothing 0.1 over 3 classes the target is (0.933, 0.033, 0.033), so a
+    # confident correct prediction costs more than without smoothing.
+    target = np.array([[1.0, 0.0, 0.0]], "float32")
+    confident = np.array([[0.98, 0.01, 0.01]], "float32")
+    smoothed = float(training.loss_for(smooth, one_hot=True)(target, confident))
+    plain = float(training.loss_for(training.Recipe(), one_hot=True)(target, confident))
+    expected = -(0.9 + 0.1 / 3) * np.log(0.98) - 2 * (0.1 / 3) * np.log(0.01)
+    assert plain == pytest.approx(-np.log(0.98), rel=1e-4)
+    assert smoothed == pytest.approx(expected, rel=1e-4)
+
+
+def test_training_with_label_smoothing_and_augmentation_runs(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 255, (64, 8, 8, 3), dtype="uint8")
+    y = rng.integers(0, 2, 64)
+    splits = Splits("noise", x, y, x[:8], y[:8], ["a", "b"], source="test")
+    r = training.Recipe(epochs=1, batch_size=16, label_smoothing=0.1, augment=("flip", "crop"))
+    data = pipelines.build(splits, r.batch_size, "cpu", augment=r.augment, one_hot=True)
+    model = models.build("lenet", (8, 8, 3), 2)
+    history = training.fit(model, data, r, tmp_path, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert "val_accuracy" in history.history
+
+
+def test_mixed_precision_is_not_used_without_a_gpu(monkeypatch):
+    import keras
+
+    monkeypatch.setattr(training, "mixed_precision_supported", lambda: False)
+    assert training.set_precision(training.Recipe(mixed_precision=True)) == "float32"
+    monkeypatch.setattr(training, "mixed_precision_supported", lambda: True)
+    try:
+        assert training.set_precision(training.Recipe(mixed_precision=True)) == "mixed_float16"
+        assert keras.config.dtype_policy().name == "mixed_float16"
+    finally:
+        assert training.set_precision(training.Recipe()) == "float32"
