@@ -205,5 +205,9 @@ def test_mixed_precision_is_not_used_without_a_gpu(monkeypatch):
     try:
         assert training.set_precision(training.Recipe(mixed_precision=True)) == "mixed_float16"
         assert keras.config.dtype_policy().name == "mixed_float16"
+        model = models.build("minivggnet", (32, 32, 3), 10)
+        assert model.get_layer("block1_a_conv").compute_dtype == "float16"
+        assert model.get_layer("predictions").compute_dtype == "float32"
+        assert model.output.dtype == "float32"
     finally:
         assert training.set_precision(training.Recipe()) == "float32"

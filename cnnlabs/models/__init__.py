@@ -21,6 +21,16 @@ Builder = Callable[..., "keras.Model"]
 _FAMILIES: dict[str, str] = {
     "lenet": "cnnlabs.models.lenet",
     "lenet5": "cnnlabs.models.lenet",
+    "shallownet": "cnnlabs.models.shallownet",
+    "alexnet": "cnnlabs.models.alexnet",
+    "alexnet_cifar": "cnnlabs.models.alexnet",
+    "vgg16": "cnnlabs.models.vgg",
+    "minivggnet": "cnnlabs.models.minivggnet",
+    "minigooglenet": "cnnlabs.models.minigooglenet",
+    "resnet": "cnnlabs.models.resnet",
+    "resnet_cifar": "cnnlabs.models.resnet",
+    "resnet_small": "cnnlabs.models.resnet",
+    "densenet_mini": "cnnlabs.models.densenet",
 }
 _BUILDERS: dict[str, Builder] = {}
 
@@ -63,6 +73,19 @@ def build(name: str, input_shape: Sequence[int], classes: int, **kwargs: Any) ->
         1256080
     """
     return get_builder(name)(tuple(int(d) for d in input_shape), int(classes), **kwargs)
+
+
+def predictions(x: Any, classes: int, **dense_kwargs: Any) -> Any:
+    """The softmax output layer every classifier here ends with, named ``predictions``.
+
+    It always computes in float32, so that a model built under the
+    ``mixed_float16`` policy (``training.set_precision``) still produces exact,
+    well-scaled probabilities; under the default float32 policy this changes nothing.
+    """
+    from keras import layers
+
+    return layers.Dense(classes, activation="softmax", dtype="float32", name="predictions",
+                        **dense_kwargs)(x)
 
 
 def check_input(name: str, input_shape: Sequence[int], min_size: int) -> tuple[int, int, int]:

@@ -48,7 +48,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from cnnlabs.models import check_input, register
+from cnnlabs.models import check_input, predictions, register
 
 
 def conv_block(x, filters: int, kernel: int, activation: str, padding: str, pool: str,
@@ -73,7 +73,7 @@ def lenet(input_shape: Sequence[int], classes: int) -> keras.Model:
     x = conv_block(x, 50, 5, "relu", "same", "max", name="block2")
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(500, activation="relu", name="fc1")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = predictions(x, classes)
     return keras.Model(inputs, outputs, name="lenet")
 
 
@@ -99,5 +99,5 @@ def lenet5(input_shape: Sequence[int], classes: int, activation: str = "tanh") -
     x = layers.Conv2D(120, 5, activation=activation, name="c5")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(84, activation=activation, name="f6")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = predictions(x, classes)
     return keras.Model(inputs, outputs, name="lenet5")
