@@ -142,6 +142,10 @@ RECIPES.update({
                              weight_decay=0.0, warmup_epochs=2),
     "resnet_small": _cifar_recipes("sgd", 0.1, cpu_epochs=8, full_epochs=60, batch_size=128,
                                    weight_decay=0.0, warmup_epochs=1),
+    # He et al.'s 6n+2 networks: SGD 0.1, batch 128; the paper ran 64k steps (~164 epochs).
+    **{name: _cifar_recipes("sgd", 0.1, cpu_epochs=5, full_epochs=160, batch_size=128,
+                            weight_decay=1e-3, warmup_epochs=1)
+       for name in ("plain20", "plain56", "resnet20", "resnet56")},
     "densenet_mini": _cifar_recipes("sgd", 0.1, cpu_epochs=6, full_epochs=100,
                                     weight_decay=1e-3, warmup_epochs=1),
     "vgg16": _cifar_recipes("sgd", 0.01, cpu_epochs=3, full_epochs=60, batch_size=128),

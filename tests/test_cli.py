@@ -53,7 +53,7 @@ def test_train_on_real_data_uses_the_cache(capsys, real_mnist_npz, monkeypatch, 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "resnet9000", "mnist"], "Valid models: lenet, lenet5"),
+        (["train", "resnet9000", "mnist"], "lenet, lenet5, minigooglenet, minivggnet"),
         (["train", "lenet", "imagenet"], "Valid names: mnist"),
         (["labs", "run", "42"], "Valid labs: 00, 01, 03"),
     ],

@@ -31,6 +31,10 @@ _FAMILIES: dict[str, str] = {
     "resnet_cifar": "cnnlabs.models.resnet",
     "resnet_small": "cnnlabs.models.resnet",
     "densenet_mini": "cnnlabs.models.densenet",
+    "plain20": "cnnlabs.models.plainnet",
+    "plain56": "cnnlabs.models.plainnet",
+    "resnet20": "cnnlabs.models.plainnet",
+    "resnet56": "cnnlabs.models.plainnet",
 }
 _BUILDERS: dict[str, Builder] = {}
 
