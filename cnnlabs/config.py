@@ -51,6 +51,8 @@ class Profile:
         allow_mock: whether loaders may fall back to mock data when nothing is cached.
         max_epochs: cap applied on top of every recipe (``None``: no cap).
         steps_per_epoch: cap on batches per epoch (``None``: the whole split).
+        demo_samples: cap on training samples for a lab's side experiments, the
+            ones that only need to show a trend (``None``: all of them).
     """
 
     name: str
@@ -61,6 +63,7 @@ class Profile:
     allow_mock: bool
     max_epochs: int | None = None
     steps_per_epoch: int | None = None
+    demo_samples: int | None = None
 
     def epochs(self, recipe_epochs: int) -> int:
         """The number of epochs to run for a recipe that asks for ``recipe_epochs``."""
@@ -78,6 +81,7 @@ PROFILES: dict[str, Profile] = {
         allow_download=False,
         allow_mock=True,
         max_epochs=1,
+        demo_samples=512,
     ),
     "cpu": Profile(
         name="cpu",
@@ -86,6 +90,7 @@ PROFILES: dict[str, Profile] = {
         val_fraction=0.1,
         allow_download=True,
         allow_mock=False,
+        demo_samples=10_000,
     ),
     "full": Profile(
         name="full",

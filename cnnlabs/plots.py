@@ -82,6 +82,25 @@ def training_curves(history: Sequence[Mapping[str, float]] | Mapping[str, Sequen
     return _finish(fig, path)
 
 
+def compare_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
+                   metrics: Sequence[str] = ("loss", "val_accuracy"),
+                   path: Path | str | None = None, title: str = "Comparison") -> Figure:
+    """One panel per metric, one line per run: ``histories`` maps a label to history rows."""
+    fig, axes = _figure(len(metrics), 1, (5 * len(metrics), 3.8))
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for label, rows in histories.items():
+            rows = list(rows)
+            if rows and metric in rows[0]:
+                ax.plot([row["epoch"] for row in rows], [row[metric] for row in rows], "-o",
+                        ms=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return _finish(fig, path)
+
+
 def montage(images: np.ndarray, labels: Sequence[int] | None = None,
             class_names: Sequence[str] | None = None, ncols: int = 8,
             path: Path | str | None = None, title: str | None = None) -> Figure:

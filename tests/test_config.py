@@ -46,6 +46,7 @@ def test_smoke_is_small_offline_and_one_epoch():
     assert smoke.epochs(30) == 1
     assert config.PROFILES["cpu"].epochs(12) == 12
     assert smoke.train_samples == 1024 and smoke.test_samples == 512
+    assert smoke.demo_samples == 512 and config.PROFILES["full"].demo_samples is None
 
 
 def test_data_dir_comes_from_the_environment_or_the_checkout(monkeypatch, tmp_path):

@@ -48,3 +48,13 @@ def test_augmentation_grid_shows_the_original_then_the_copies():
     assert len(fig.axes) == 2 * 4
     assert [ax.get_title() for ax in fig.axes[:4]] == ["original", "#1", "#2", "#3"]
     assert "flip, crop" in fig.get_suptitle()
+
+
+def test_compare_curves_draws_one_line_per_run_and_metric():
+    a = [{"epoch": 1, "loss": 2.0, "val_accuracy": 0.3}, {"epoch": 2, "loss": 1.0,
+                                                          "val_accuracy": 0.5}]
+    b = [{"epoch": 1, "loss": 2.2, "val_accuracy": 0.2}]
+    fig = plots.compare_curves({"plain": a, "residual": b})
+    loss_ax, acc_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == ["plain", "residual"]
+    np.testing.assert_allclose(acc_ax.lines[0].get_ydata(), [0.3, 0.5])
