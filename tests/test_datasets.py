@@ -135,7 +135,7 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_catalogue_describes_mnist() -> None:
     entry = info("mnist")
-    assert names() == ["mnist"]
+    assert names() == ["cifar10", "mnist"]
     assert entry.url == OFFICIAL_URL
     assert entry.sha256 == OFFICIAL_SHA256
     assert entry.class_names == tuple("0123456789")
@@ -173,7 +173,8 @@ def test_catalogue_url_and_hash_match_installed_keras() -> None:
     ids=["info", "load", "fetch", "mock"],
 )
 def test_unknown_dataset_name_lists_valid_names(call: Callable[[], object]) -> None:
-    with pytest.raises(ValueError, match=r"Unknown dataset 'mnsit'\. Valid names: mnist") as err:
+    expected = r"Unknown dataset 'mnsit'\. Valid names: cifar10, mnist"
+    with pytest.raises(ValueError, match=expected) as err:
         call()
     assert isinstance(err.value, UnknownDatasetError)
     assert isinstance(err.value, DatasetError)
@@ -631,3 +632,14 @@ def test_mock_follows_the_catalogue_shape(monkeypatch: pytest.MonkeyPatch) -> No
     assert splits.x_train.shape == (9, 32, 30, 3) and splits.x_test.shape == (0, 32, 30, 3)
     assert splits.class_names == ["a", "b", "c"] and splits.num_classes == 3
     assert set(splits.y_train.tolist()) == {0, 1, 2}
+
+
+def test_mock_stays_a_function_after_every_loader_is_imported() -> None:
+    import importlib
+
+    from cnnlabs import datasets
+
+    for name in datasets.names():
+        importlib.import_module(f"cnnlabs.datasets.{datasets.info(name).loader}")
+    assert callable(datasets.mock)
+    assert datasets.mock("mnist", 20, 10).is_mock

@@ -6,7 +6,7 @@ the cache - is one :class:`DatasetInfo` entry in :data:`CATALOG`. Loaders,
 error messages, ``cnnlabs data fetch`` and ``data/README.md`` all read from
 here, so a URL or a checksum is written down exactly once.
 
-To add a dataset (CIFAR-10 and MedMNIST come with later labs), add an entry
+To add a dataset (MedMNIST and the chest X-rays come with later labs), add an entry
 here and a loader module ``cnnlabs/datasets/<loader>.py`` exposing
 ``load(info, profile, folder, *, seed)``, ``validate(path, info)`` and
 ``read(path, info)``; then document its cache layout in ``data/README.md``.
@@ -103,7 +103,53 @@ MNIST = DatasetInfo(
     loader="mnist",
 )
 
+CIFAR10 = DatasetInfo(
+    name="cifar10",
+    title="CIFAR-10 tiny images",
+    # The official "python version" archive, the one Keras downloads
+    # (keras/src/datasets/cifar10.py, same SHA-256). It unpacks to cifar-10-batches-py/.
+    filename="cifar-10-python.tar.gz",
+    url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    size_bytes=170_498_071,
+    # Official label order (batches.meta); sorted alphabetically it is the same order.
+    class_names=(
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ),
+    image_shape=(32, 32, 3),
+    train_size=50_000,
+    test_size=10_000,
+    val_size=None,
+    licence=(
+        "no licence stated; the authors (Alex Krizhevsky, Vinod Nair and Geoffrey Hinton) "
+        "ask that work using the dataset cite the technical report"
+    ),
+    citation=(
+        "A. Krizhevsky. Learning Multiple Layers of Features from Tiny Images. "
+        "Technical report, University of Toronto, 2009."
+    ),
+    homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+    layout=(
+        "either the official python batches, cifar-10-batches-py/ holding data_batch_1 ... "
+        "data_batch_5 and test_batch (10000 images each: b'data' (10000, 3072) uint8, "
+        "b'labels' 0-9) and batches.meta; or image folders cifar10/train/<class>/*.png|*.jpg "
+        "and cifar10/test/<class>/*.png|*.jpg with one folder per class, named airplane, "
+        "automobile, bird, cat, deer, dog, frog, horse, ship, truck"
+    ),
+    loader="cifar10",
+)
+
 #: Every dataset cnnlabs can load, by name.
 CATALOG: dict[str, DatasetInfo] = {
     MNIST.name: MNIST,
+    CIFAR10.name: CIFAR10,
 }

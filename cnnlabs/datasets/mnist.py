@@ -41,7 +41,7 @@ from cnnlabs.datasets.errors import (
     cache_folder_hint,
     manual_download_steps,
 )
-from cnnlabs.datasets.mock import mock_splits
+from cnnlabs.datasets.mockdata import mock_splits
 from cnnlabs.datasets.splits import Splits
 
 #: Errors numpy and zipfile raise on a file that is not a readable .npz archive.
