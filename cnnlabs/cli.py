@@ -4,6 +4,7 @@ Commands:
 
 - ``cnnlabs info``: versions, GPUs, the profile and the data folder;
 - ``cnnlabs train MODEL DATASET``: train, evaluate, and write a run folder;
+- ``cnnlabs models``: the model names;
 - ``cnnlabs data list`` / ``cnnlabs data fetch NAME``: the dataset cache;
 - ``cnnlabs labs list`` / ``cnnlabs labs run N`` / ``cnnlabs labs sync``: the notebooks.
 
@@ -169,6 +170,14 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from cnnlabs import models
+
+    for name in models.names():
+        print(name)
+    return 0
+
+
 def cmd_labs(args: argparse.Namespace) -> int:
     from cnnlabs import labs
 
@@ -220,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None,
                     help="Keras verbosity (default: progress bar on a terminal, 2 otherwise)")
     tr.set_defaults(func=cmd_train)
+
+    mo = sub.add_parser("models", help="the model names that train and build accept")
+    mo.set_defaults(func=cmd_models)
 
     data = sub.add_parser("data", help="the dataset cache")
     dsub = data.add_subparsers(dest="data_command", required=True)

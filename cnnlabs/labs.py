@@ -45,7 +45,20 @@ LABS: tuple[Lab, ...] = (
         "6x6 toy image, a bundled photo",
         "NumPy reference conv, VGG16 table",
     ),
+    Lab(
+        2,
+        "activations_and_layers",
+        "Activations and layers: why convolutions",
+        "MNIST (small subset)",
+        "MLP vs one-layer CNN",
+    ),
     Lab(3, "lenet_mnist", "LeNet on MNIST", "MNIST", "LeNet"),
+    Lab(4, "minivggnet_cifar10", "MiniVGGNet and AlexNet on CIFAR-10: batch norm, augmentation",
+        "CIFAR-10", "MiniVGGNet, AlexNet variant"),
+    Lab(5, "minigooglenet_cifar10", "MiniGoogLeNet on CIFAR-10: inception modules", "CIFAR-10",
+        "MiniGoogLeNet"),
+    Lab(6, "resnet_cifar10", "ResNet on CIFAR-10: degradation and residual modules", "CIFAR-10",
+        "ResNet"),
 )
 
 
@@ -123,18 +136,21 @@ def sync(readme: Path | None = None) -> list[Path]:
 
     Returns the files that changed.
     """
+    import nbformat
+
     changed: list[Path] = []
     for lab in LABS:
         path = labs_dir() / lab.filename
         if not path.is_file():
             continue
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        before = json.dumps(nb)
-        for cell in nb["cells"]:
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            cell["source"] = sync_text(source, lab)
-        if json.dumps(nb) != before:
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        nb = nbformat.read(path, as_version=4)
+        dirty = False
+        for cell in nb.cells:
+            synced = sync_text(cell.source, lab)
+            if synced != cell.source:
+                cell.source, dirty = synced, True
+        if dirty:  # written the way Jupyter writes it, so the diff is only the changed lines
+            nbformat.write(nb, path)
             changed.append(path)
     readme = readme or (labs_dir().parent / "README.md")
     if readme.is_file():

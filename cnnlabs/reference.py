@@ -18,6 +18,11 @@ Conventions (the same as Keras with its default ``channels_last``):
   (TensorFlow's rule: the output has ``ceil(H / stride)`` rows, and an odd
   total padding puts the extra zero at the bottom/right).
 
+Each activation has its exact derivative next to it (``relu_grad`` ...);
+:data:`ACTIVATIONS` pairs every activation with its derivative by name, and
+:func:`derivative` looks one up. :func:`dropout` and :func:`batch_norm` are
+the two layers whose behaviour differs between training and inference.
+
 The module also holds the lectures' worked examples as data (:data:`TOY_IMAGE`,
 :data:`TOY_FILTERS`, :data:`PADDING_EXAMPLE`, :data:`STRIDE_EXAMPLE_IMAGE`) and
 the classic hand-made kernels (:data:`CLASSIC_KERNELS`).
@@ -26,6 +31,9 @@ the classic hand-made kernels (:data:`CLASSIC_KERNELS`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -33,6 +41,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cnnlabs import arithmetic
 
 __all__ = [
+    "ACTIVATIONS",
     "CLASSIC_KERNELS",
     "PADDING_EXAMPLE",
     "STRIDE_EXAMPLE_IMAGE",
@@ -40,19 +49,30 @@ __all__ = [
     "TOY_FILTERS",
     "TOY_IMAGE",
     "TOY_KERNELS",
+    "Activation",
     "avg_pool2d",
+    "batch_norm",
     "conv2d",
     "conv2d_fft",
+    "derivative",
+    "dropout",
     "elu",
+    "elu_grad",
     "gelu",
+    "gelu_grad",
     "leaky_relu",
+    "leaky_relu_grad",
     "max_pool2d",
     "pad",
     "relu",
     "relu6",
+    "relu6_grad",
+    "relu_grad",
     "sigmoid",
+    "sigmoid_grad",
     "softmax",
     "tanh",
+    "tanh_grad",
 ]
 
 Pair = int | tuple[int, int]
@@ -470,3 +490,236 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     shifted = np.exp(x - x.max(axis=axis, keepdims=True))
     return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+# --------------------------------------------------------------------------- derivatives
+#
+# Where an activation has a kink (ReLU at 0, ReLU6 at 0 and 6, Leaky ReLU and
+# ELU at 0) the derivative does not exist. Each function below then returns
+# the value TensorFlow's automatic differentiation uses, which is also the
+# branch the activation itself takes at that point: 0 for ReLU at 0, 0 for
+# ReLU6 at both ends, the negative slope for Leaky ReLU, and ``alpha`` (the
+# slope from the left) for ELU.
+
+
+def relu_grad(x: np.ndarray) -> np.ndarray:
+    """Derivative of :func:`relu`: 1 for ``x > 0``, 0 otherwise (0 at the kink)."""
+    return (np.asarray(x) > 0).astype(float)
+
+
+def relu6_grad(x: np.ndarray) -> np.ndarray:
+    """Derivative of :func:`relu6`: 1 for ``0 < x < 6``, 0 otherwise (0 at both kinks)."""
+    x = np.asarray(x)
+    return ((x > 0) & (x < 6)).astype(float)
+
+
+def leaky_relu_grad(x: np.ndarray, negative_slope: float = 0.2) -> np.ndarray:
+    """Derivative of :func:`leaky_relu`: 1 for ``x > 0``, ``negative_slope`` otherwise.
+
+    The slope never drops to zero, so a unit with negative input still learns.
+    """
+    return np.where(np.asarray(x) > 0, 1.0, float(negative_slope))
+
+
+def elu_grad(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Derivative of :func:`elu`: 1 for ``x > 0``, ``alpha * exp(x)`` otherwise.
+
+    Both sides meet at 1 when ``alpha`` is 1, so ELU's slope is continuous there;
+    at ``x = 0`` this returns the slope from the left, ``alpha``.
+    """
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+
+
+def sigmoid_grad(x: np.ndarray) -> np.ndarray:
+    """Derivative of :func:`sigmoid`: ``s(x) * (1 - s(x))``, at most 0.25 (at ``x = 0``).
+
+    Computed as ``z / (1 + z)**2`` with ``z = exp(-|x|)`` (the derivative is
+    even), which keeps full relative precision far into the tails, where
+    ``s * (1 - s)`` would round to 0.
+    """
+    z = np.exp(-np.abs(np.asarray(x, dtype=float)))
+    return z / (1.0 + z) ** 2
+
+
+def tanh_grad(x: np.ndarray) -> np.ndarray:
+    """Derivative of :func:`tanh`: ``1 - tanh(x)**2 = sech(x)**2``, at most 1 (at ``x = 0``).
+
+    Computed as ``4 z / (1 + z)**2`` with ``z = exp(-2|x|)``, which neither
+    overflows nor loses the tails to rounding.
+    """
+    z = np.exp(-2.0 * np.abs(np.asarray(x, dtype=float)))
+    return 4.0 * z / (1.0 + z) ** 2
+
+
+def gelu_grad(x: np.ndarray) -> np.ndarray:
+    """Derivative of the exact :func:`gelu`: ``Phi(x) + x * phi(x)``.
+
+    ``Phi`` is the standard normal CDF and ``phi`` its density. Unlike ReLU's,
+    this slope is smooth, dips slightly below 0 for negative inputs (to about
+    -0.13 near ``x = -1.41``) and overshoots 1 for positive ones (to about 1.13).
+    """
+    from scipy.special import erf  # scipy comes with scikit-learn and scikit-image
+
+    x = np.asarray(x, dtype=float)
+    cdf = 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+    density = np.exp(-0.5 * x**2) / math.sqrt(2.0 * math.pi)
+    return cdf + x * density
+
+
+class Activation(NamedTuple):
+    """An activation function and its derivative, both NumPy functions of ``x``.
+
+    Keyword parameters (``negative_slope`` for Leaky ReLU, ``alpha`` for ELU)
+    are accepted by both, with the same defaults.
+    """
+
+    function: Callable[..., np.ndarray]
+    derivative: Callable[..., np.ndarray]
+
+
+#: Every element-wise activation of the labs, by its ``keras.activations``
+#: name, as ``(function, derivative)``. Read-only. Softmax is not here: it
+#: mixes its inputs, so its derivative is a matrix (a Jacobian), not a number
+#: per input.
+ACTIVATIONS: Mapping[str, Activation] = MappingProxyType(
+    {
+        "sigmoid": Activation(sigmoid, sigmoid_grad),
+        "tanh": Activation(tanh, tanh_grad),
+        "relu": Activation(relu, relu_grad),
+        "leaky_relu": Activation(leaky_relu, leaky_relu_grad),
+        "elu": Activation(elu, elu_grad),
+        "relu6": Activation(relu6, relu6_grad),
+        "gelu": Activation(gelu, gelu_grad),
+    }
+)
+
+
+def derivative(name: str, x: np.ndarray, **params: float) -> np.ndarray:
+    """The derivative of the activation called ``name`` at ``x``.
+
+    ``params`` go to the derivative, e.g. ``derivative("elu", x, alpha=2.0)``.
+
+    >>> float(derivative("sigmoid", 0.0))
+    0.25
+
+    Raises:
+        ValueError: for an unknown name; the message lists the valid ones.
+    """
+    try:
+        entry = ACTIVATIONS[name]
+    except KeyError:
+        valid = ", ".join(ACTIVATIONS)
+        raise ValueError(f"Unknown activation {name!r}. Valid: {valid}.") from None
+    return entry.derivative(x, **params)
+
+
+# --------------------------------------------------------------------------- dropout, batch norm
+
+
+def dropout(
+    x: np.ndarray,
+    rate: float,
+    rng: np.random.Generator | int | None = None,
+    training: bool = True,
+) -> np.ndarray:
+    """Inverted dropout, as ``keras.layers.Dropout`` does it.
+
+    In training each entry is zeroed with probability ``rate`` and the
+    survivors are multiplied by ``1 / (1 - rate)``, so every entry keeps its
+    expected value and nothing needs rescaling at inference. At inference
+    (``training=False``) the input passes through unchanged.
+
+    Args:
+        x: any array.
+        rate: the probability of dropping an entry, from 0 up to 1 (1 drops everything).
+        rng: a NumPy ``Generator``, or a seed for one (``None``: fresh entropy).
+            An entry is dropped where ``rng.random(x.shape) < rate``.
+        training: whether to drop at all.
+
+    Returns:
+        A new float array shaped like ``x``.
+
+    Raises:
+        ValueError: if ``rate`` is outside ``[0, 1]``.
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(
+            f"rate must be between 0 and 1 (the share of entries dropped), got {rate}."
+        )
+    x = np.asarray(x, dtype=float)
+    if not training or rate == 0.0:
+        return x.copy()
+    if rate == 1.0:
+        return np.zeros_like(x)
+    dropped = np.random.default_rng(rng).random(x.shape) < rate
+    return np.where(dropped, 0.0, x / (1.0 - rate))
+
+
+def _per_channel(value: float | np.ndarray, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A number as it is, or one value per channel reshaped to ``shape`` to broadcast."""
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 0:
+        return array
+    channels = math.prod(shape)
+    if array.size != channels:
+        raise ValueError(
+            f"{what} must be a number or hold one value per channel ({channels}), "
+            f"got shape {array.shape}."
+        )
+    return array.reshape(shape)
+
+
+def batch_norm(
+    x: np.ndarray,
+    gamma: float | np.ndarray = 1.0,
+    beta: float | np.ndarray = 0.0,
+    eps: float = 1e-3,
+    axis: int = -1,
+    mean: np.ndarray | None = None,
+    variance: np.ndarray | None = None,
+) -> np.ndarray:
+    """Batch normalisation: ``gamma * (x - mean) / sqrt(variance + eps) + beta``, per channel.
+
+    ``axis`` is the channel axis (-1 for channels-last images); the mean and
+    variance are taken over every other axis, the batch included. The
+    defaults (``eps=1e-3``, ``axis=-1``) are those of
+    ``keras.layers.BatchNormalization``.
+
+    * Training mode (``mean`` and ``variance`` left out): the statistics of
+      this very batch, with the biased variance (divided by the count, not
+      the count minus one), as Keras uses them. With ``gamma=1`` and
+      ``beta=0`` each channel of the output has mean 0 and variance
+      ``v / (v + eps)``, just under 1.
+    * Inference mode: pass the moving mean and variance a layer collected in
+      training, one value per channel. Each sample is then normalised on its
+      own, whatever else is in the batch.
+
+    Args:
+        x: the batch, e.g. ``(N, H, W, C)``.
+        gamma, beta: the learned scale and shift, a number or one per channel.
+        eps: added to the variance so that a constant channel does not divide by 0.
+        axis: the channel axis.
+        mean, variance: moving statistics for inference mode (both or neither).
+
+    Raises:
+        ValueError: when only one of ``mean`` and ``variance`` is given, or a
+            per-channel argument has the wrong length.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 0:
+        raise ValueError("x must have at least one axis.")
+    channel_axis = axis % x.ndim
+    others = tuple(i for i in range(x.ndim) if i != channel_axis)
+    shape = tuple(x.shape[channel_axis] if i == channel_axis else 1 for i in range(x.ndim))
+    if (mean is None) != (variance is None):
+        raise ValueError("Give both mean and variance (inference mode) or neither (training mode).")
+    if mean is None or variance is None:
+        mu = x.mean(axis=others, keepdims=True)
+        var = x.var(axis=others, keepdims=True)
+    else:
+        mu = _per_channel(mean, "mean", shape)
+        var = _per_channel(variance, "variance", shape)
+    scale = _per_channel(gamma, "gamma", shape)
+    shift = _per_channel(beta, "beta", shape)
+    return scale * (x - mu) / np.sqrt(var + eps) + shift

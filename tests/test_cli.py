@@ -55,7 +55,7 @@ def test_train_on_real_data_uses_the_cache(capsys, real_mnist_npz, monkeypatch, 
     [
         (["train", "resnet9000", "mnist"], "lenet, lenet5, minigooglenet, minivggnet"),
         (["train", "lenet", "imagenet"], "Valid names: cifar10, mnist"),
-        (["labs", "run", "42"], "Valid labs: 00, 01, 03"),
+        (["labs", "run", "42"], "Valid labs: 00, 01, 02, 03, 04, 05, 06"),
     ],
 )
 def test_unknown_names_fail_with_the_valid_ones(capsys, argv, message):
@@ -109,3 +109,10 @@ def test_resuming_with_a_different_command_is_refused(capsys, empty_data_dir, tm
     (out_dir / "run.json").write_text(json.dumps({"model": "lenet5"}))
     assert cli.main(["train", "lenet", "mnist", "--profile", "smoke", "--out", str(out_dir)]) == 2
     assert "backup of a different run" in capsys.readouterr().err
+
+
+def test_models_lists_every_registered_name(capsys):
+    from cnnlabs import models
+
+    assert cli.main(["models"]) == 0
+    assert capsys.readouterr().out.split() == models.names()

@@ -94,8 +94,11 @@ def test_sync_rewrites_a_forked_repository_everywhere(tmp_path, monkeypatch):
     assert "git clone https://github.com/someone/fork" in readme.read_text()
     assert "github/someone/fork/blob/main/labs/03_lenet_mnist.ipynb" in readme.read_text()
     assert labs.sync(readme) == []  # idempotent
+    # Only the changed lines differ: sources stay lists of lines, as Jupyter writes them.
+    rewritten = json.loads(text)
+    assert all(isinstance(c["source"], list) for c in rewritten["cells"] if c["source"])
 
 
 def test_unknown_lab_number_lists_the_valid_ones():
-    with pytest.raises(KeyError, match="Valid labs: 00, 01, 03"):
+    with pytest.raises(KeyError, match="Valid labs: 00, 01, 02, 03, 04, 05, 06"):
         labs.get(42)
