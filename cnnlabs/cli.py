@@ -73,6 +73,10 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
     r = training.recipe(model_name, prof, epochs=epochs, batch_size=batch_size)
     data = pipelines.build(splits, r.batch_size, prof, seed=seed, augment=r.augment,
                            one_hot=r.label_smoothing > 0)
+    precision = training.set_precision(r)
+    if precision != "float32":
+        print(f"mixed precision: {precision}")
+    model = models.build(model_name, splits.input_shape, splits.num_classes)
     run_dir = Path(out) if out else config.new_run_dir(f"{model_name}-{dataset_name}-{prof.name}")
     resuming = _check_run_folder(run_dir, {
         "model": model_name, "dataset": dataset_name, "profile": prof.name,
@@ -82,10 +86,6 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
           f"lr {r.learning_rate} ({r.schedule}); train {data.n_train}, val {data.n_val}, "
           f"test {data.n_test}")
     print(("resuming from the backup in " if resuming else "run folder: ") + str(run_dir))
-    precision = training.set_precision(r)
-    if precision != "float32":
-        print(f"mixed precision: {precision}")
-    model = models.build(model_name, splits.input_shape, splits.num_classes)
     start = time.perf_counter()
     training.fit(model, data, r, run_dir, verbose=verbose)
     seconds = time.perf_counter() - start

@@ -116,3 +116,13 @@ def test_models_lists_every_registered_name(capsys):
 
     assert cli.main(["models"]) == 0
     assert capsys.readouterr().out.split() == models.names()
+
+
+def test_a_model_too_big_for_the_images_fails_before_any_run_folder(capsys, empty_data_dir,
+                                                                      tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("CNNLABS_RUNS_DIR", str(runs))
+    with pytest.warns(UserWarning, match="(?i)mock"):
+        assert cli.main(["train", "alexnet", "cifar10", "--profile", "smoke"]) == 2
+    assert "at least 67x67" in capsys.readouterr().err
+    assert not runs.exists() or not any(runs.iterdir())
