@@ -1,8 +1,9 @@
 """Train one model on one dataset and print a docs/results.md row for it.
 
-Usage (from the repository root):
+Usage (from the repository root, with ``$DATA`` a filled data cache; see
+benchmarks/README.md for building one from ../shared/data):
 
-    CNNLABS_DATA_DIR=../shared/data python benchmarks/train_row.py lenet mnist --profile cpu
+    CNNLABS_DATA_DIR=$DATA python benchmarks/train_row.py lenet mnist --profile cpu
 
 It runs exactly what ``cnnlabs train`` runs (same recipe, same data, same
 evaluation on the official test split), times it, and prints a Markdown row
@@ -49,7 +50,7 @@ def main() -> None:
     wall = time.perf_counter() - start
     gpus = config.gpu_names()
     hardware = ", ".join(gpus) if gpus else f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
-    command = (f"CNNLABS_DATA_DIR=../shared/data python benchmarks/train_row.py {args.model} "
+    command = (f"CNNLABS_DATA_DIR=$DATA python benchmarks/train_row.py {args.model} "
                f"{args.dataset} --profile {results['profile']}"
                + (f" --epochs {args.epochs}" if args.epochs else "")
                + (f" --seed {args.seed}" if args.seed != 42 else ""))
