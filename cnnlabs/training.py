@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
 
 from cnnlabs.config import Profile, get_profile
 
@@ -48,9 +49,13 @@ class Recipe:
     Attributes:
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``.
         learning_rate: the peak (initial) learning rate.
-        schedule: ``"constant"``, ``"cosine"`` (cosine decay to ``min_lr_ratio``
-            of the peak over the run, after ``warmup_epochs`` of linear warm-up)
-            or ``"step"`` (divide by 10 at 50% and 75% of the run).
+        schedule: ``"constant"``; ``"cosine"`` (cosine decay to ``min_lr_ratio``
+            of the peak over the run, after ``warmup_epochs`` of linear warm-up);
+            ``"linear"`` and ``"polynomial"`` (decay to ``min_lr_ratio`` of the
+            peak with power 1, or ``power``, the replacement for the removed
+            ``decay=`` argument); ``"step"`` (divide by 10 at 50% and 75% of the
+            run); or ``"one_cycle"`` (Smith's one-cycle policy, :class:`OneCycle`).
+        power: the exponent of the polynomial schedule.
         epochs: epochs to train (the profile may cap them).
         batch_size: samples per batch.
         momentum, nesterov: for SGD.
@@ -75,6 +80,7 @@ class Recipe:
     weight_decay: float = 0.0
     warmup_epochs: int = 0
     min_lr_ratio: float = 0.0
+    power: float = 2.0
     augment: tuple[str, ...] = ()
     label_smoothing: float = 0.0
     mixed_precision: bool = False
@@ -173,8 +179,49 @@ def recipe(model: str, profile: Profile | str | None = None, **overrides: Any) -
     return replace(chosen, epochs=prof.epochs(chosen.epochs))
 
 
+@keras.saving.register_keras_serializable(package="cnnlabs")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Smith's one-cycle learning rate: up, then down far below the start.
+
+    The rate rises linearly from ``peak / div_factor`` to ``peak`` over the first
+    ``warmup_share`` of the steps, then falls along a cosine to
+    ``peak / (div_factor * final_div_factor)`` at ``total_steps``, and stays there.
+    (L. N. Smith and N. Topin, "Super-convergence", 2017.)
+    """
+
+    def __init__(self, peak: float, total_steps: int, warmup_share: float = 0.3,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4) -> None:
+        if total_steps < 2 or not 0.0 < warmup_share < 1.0:
+            raise ValueError("OneCycle needs total_steps >= 2 and 0 < warmup_share < 1.")
+        self.peak = float(peak)
+        self.total_steps = int(total_steps)
+        self.warmup_share = float(warmup_share)
+        self.div_factor = float(div_factor)
+        self.final_div_factor = float(final_div_factor)
+
+    def __call__(self, step: Any) -> Any:
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        start = self.peak / self.div_factor
+        end = start / self.final_div_factor
+        up_steps = max(1.0, round(self.total_steps * self.warmup_share))
+        down_steps = max(1.0, self.total_steps - up_steps)
+        rising = start + (self.peak - start) * ops.minimum(step / up_steps, 1.0)
+        progress = ops.clip((step - up_steps) / down_steps, 0.0, 1.0)
+        falling = end + (self.peak - end) * 0.5 * (1.0 + ops.cos(np.pi * progress))
+        return ops.where(step < up_steps, rising, falling)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"peak": self.peak, "total_steps": self.total_steps,
+                "warmup_share": self.warmup_share, "div_factor": self.div_factor,
+                "final_div_factor": self.final_div_factor}
+
+
+SCHEDULES = ("constant", "cosine", "linear", "polynomial", "step", "one_cycle")
+
+
 def learning_rate_schedule(r: Recipe, steps_per_epoch: int) -> Any:
-    """A Keras ``LearningRateSchedule`` (or a float) for recipe ``r``."""
+    """A Keras ``LearningRateSchedule`` (or a float, for ``constant``) for recipe ``r``."""
     total = max(1, r.epochs * steps_per_epoch)
     if r.schedule == "constant":
         return r.learning_rate
@@ -187,11 +234,20 @@ def learning_rate_schedule(r: Recipe, steps_per_epoch: int) -> Any:
             warmup_target=r.learning_rate if warmup else None,
             warmup_steps=warmup,
         )
+    if r.schedule in ("linear", "polynomial"):
+        return keras.optimizers.schedules.PolynomialDecay(
+            initial_learning_rate=r.learning_rate,
+            decay_steps=total,
+            end_learning_rate=r.learning_rate * r.min_lr_ratio,
+            power=1.0 if r.schedule == "linear" else r.power,
+        )
     if r.schedule == "step":
         bounds = [int(total * 0.5), int(total * 0.75)]
         values = [r.learning_rate, r.learning_rate / 10, r.learning_rate / 100]
         return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values)
-    raise ValueError(f"Unknown schedule {r.schedule!r}. Valid: constant, cosine, step.")
+    if r.schedule == "one_cycle":
+        return OneCycle(r.learning_rate, max(2, total))
+    raise ValueError(f"Unknown schedule {r.schedule!r}. Valid: {', '.join(SCHEDULES)}.")
 
 
 def make_optimizer(r: Recipe, steps_per_epoch: int) -> keras.optimizers.Optimizer:

@@ -69,8 +69,8 @@ def test_sgd_recipe_builds_a_keras3_optimizer_with_momentum():
 def test_unknown_optimizer_and_schedule_are_rejected():
     with pytest.raises(ValueError, match="Valid: adam, adamw, sgd"):
         training.make_optimizer(training.Recipe(optimizer="rmsprop"), 1)
-    with pytest.raises(ValueError, match="Valid: constant, cosine, step"):
-        training.learning_rate_schedule(training.Recipe(schedule="linear"), 1)
+    with pytest.raises(ValueError, match="Valid: constant, cosine, linear, polynomial, step"):
+        training.learning_rate_schedule(training.Recipe(schedule="exponential"), 1)
 
 
 def test_lenet_learns_on_a_small_real_mnist_batch(real_mnist_npz, tmp_path):
@@ -211,3 +211,38 @@ def test_mixed_precision_is_not_used_without_a_gpu(monkeypatch):
         assert model.output.dtype == "float32"
     finally:
         assert training.set_precision(training.Recipe()) == "float32"
+
+
+def test_linear_and_polynomial_decay_replace_the_removed_decay_argument():
+    linear = training.learning_rate_schedule(
+        training.Recipe(learning_rate=0.1, schedule="linear", epochs=1), steps_per_epoch=100)
+    assert [float(linear(s)) for s in (0, 50, 100)] == pytest.approx([0.1, 0.05, 0.0], abs=1e-7)
+    poly = training.learning_rate_schedule(
+        training.Recipe(learning_rate=0.1, schedule="polynomial", power=2.0, epochs=1,
+                        min_lr_ratio=0.0), steps_per_epoch=100)
+    assert float(poly(50)) == pytest.approx(0.1 * 0.5**2, rel=1e-5)
+
+
+def test_one_cycle_rises_to_the_peak_then_falls_far_below_the_start():
+    schedule = training.learning_rate_schedule(
+        training.Recipe(learning_rate=0.1, schedule="one_cycle", epochs=10), steps_per_epoch=10)
+    values = [float(schedule(s)) for s in range(0, 101)]
+    assert values[0] == pytest.approx(0.1 / 25, rel=1e-5)
+    assert max(values) == pytest.approx(0.1, rel=1e-5) and values.index(max(values)) == 30
+    assert values[100] == pytest.approx(0.1 / 25 / 1e4, rel=1e-3)
+    assert all(a <= b for a, b in zip(values[:30], values[1:31], strict=True))
+    assert all(a >= b for a, b in zip(values[30:100], values[31:101], strict=True))
+
+
+def test_a_model_trained_with_one_cycle_saves_and_reloads(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 255, (64, 8, 8, 1), dtype="uint8")
+    y = rng.integers(0, 2, 64)
+    splits = Splits("noise", x, y, x[:8], y[:8], ["a", "b"], source="test")
+    r = training.Recipe(optimizer="sgd", schedule="one_cycle", learning_rate=0.05, epochs=1,
+                        batch_size=16)
+    model = models.build("lenet", (8, 8, 1), 2)
+    training.fit(model, pipelines.build(splits, 16, "cpu"), r, tmp_path, verbose=0)
+    reloaded = keras.saving.load_model(tmp_path / training.FINAL_MODEL_FILE)
+    saved = reloaded.optimizer.get_config()["learning_rate"]
+    assert saved["class_name"] == "OneCycle" and saved["config"]["peak"] == pytest.approx(0.05)
