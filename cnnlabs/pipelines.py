@@ -72,7 +72,7 @@ def normalise(images: tf.Tensor) -> tf.Tensor:
 AUGMENTATIONS: dict[str, str] = {
     "flip": "random horizontal flip",
     "translate": "random shift by up to 10% of height and width (zeros fill in)",
-    "crop": "pad 4 pixels of zeros on each side, then crop back at a random place",
+    "crop": "pad 4 pixels of zeros on each side, then crop back at a random place, per image",
     "rotate": "random rotation by up to 15 degrees",
     "zoom": "random zoom in or out by up to 10%",
     "contrast": "random contrast change by up to 20%",
@@ -108,8 +108,11 @@ def augmenter(names: Sequence[str], image_shape: Sequence[int], seed: int = 0) -
             stack.append(layers.RandomTranslation(0.1, 0.1, fill_mode="constant",
                                                   seed=layer_seed))
         elif name == "crop":
-            stack.append(layers.ZeroPadding2D(4))
-            stack.append(layers.RandomCrop(height, width, seed=layer_seed))
+            # Keras' RandomCrop draws one offset per batch; a whole-pixel random
+            # shift of up to 4 pixels with zeros filling in is the same pad-and-crop,
+            # drawn for each image.
+            stack.append(layers.RandomTranslation(4 / height, 4 / width, fill_mode="constant",
+                                                  interpolation="nearest", seed=layer_seed))
         elif name == "rotate":
             stack.append(layers.RandomRotation(15 / 360, fill_mode="constant", seed=layer_seed))
         elif name == "zoom":

@@ -126,3 +126,17 @@ def test_one_hot_labels_for_label_smoothing():
     ds = pipelines.from_arrays(x, np.array([0, 2, 1, 2]), 4, training=False, num_classes=3)
     labels = next(iter(ds))[1].numpy()
     np.testing.assert_array_equal(labels, np.eye(3)[[0, 2, 1, 2]])
+
+
+def test_crop_shifts_each_image_of_a_batch_on_its_own_by_at_most_4_pixels():
+    image = np.zeros((32, 32, 1), "uint8")
+    image[14:18, 14:18] = 255  # a bright square in the middle
+    x = np.repeat(image[None], 16, axis=0)
+    ds = pipelines.from_arrays(x, np.zeros(16, "int64"), 16, training=True, seed=3,
+                               augment=("crop",))
+    batch = next(iter(ds))[0].numpy()[..., 0]
+    corners = {tuple(np.argwhere(b > 0.5).min(axis=0)) for b in batch}
+    assert len(corners) > 4  # different images moved differently
+    for row, col in corners:
+        assert abs(row - 14) <= 4 and abs(col - 14) <= 4
+        assert batch.max() == 1.0  # whole-pixel shifts: no blurring of the square
