@@ -36,7 +36,6 @@ import pickle
 import shutil
 import tarfile
 import tempfile
-import warnings
 import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -50,11 +49,10 @@ from cnnlabs.datasets.errors import (
     CacheError,
     ChecksumError,
     DownloadError,
-    MockDataWarning,
     cache_folder_hint,
     manual_download_steps,
 )
-from cnnlabs.datasets.mockdata import mock_splits
+from cnnlabs.datasets.mockdata import fallback
 from cnnlabs.datasets.splits import Splits
 
 #: The folder the official archive unpacks to (layout 1).
@@ -123,19 +121,7 @@ def load(
 
     looked = f"none of {batches}, {images} or {archive} exists"
     if profile.allow_mock:
-        n_train = info.train_size if profile.train_samples is None else profile.train_samples
-        n_test = info.test_size if profile.test_samples is None else profile.test_samples
-        warnings.warn(
-            f"{info.name} is not in the data cache ({looked}) and profile {profile.name!r} "
-            "does not download, so cnnlabs is using MOCK data: synthetic images whose accuracy "
-            "means nothing. Put a real copy in one of those places to use real data "
-            "(see data/README.md).",
-            MockDataWarning,
-            stacklevel=3,
-        )
-        splits = mock_splits(info, n_train, n_test, seed=seed)
-        splits.notes.append(f"{info.name} was not cached in {folder} (profile {profile.name})")
-        return splits
+        return fallback(info, profile, looked, seed=seed)
 
     raise DownloadError(
         f"{info.name} is not in the data cache ({looked}), and profile {profile.name!r} "

@@ -25,7 +25,6 @@ then applies the profile's sample caps to them (stratified, seeded).
 
 from __future__ import annotations
 
-import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -37,11 +36,10 @@ from cnnlabs.datasets.catalog import DatasetInfo
 from cnnlabs.datasets.errors import (
     CacheError,
     DownloadError,
-    MockDataWarning,
     cache_folder_hint,
     manual_download_steps,
 )
-from cnnlabs.datasets.mockdata import mock_splits
+from cnnlabs.datasets.mockdata import fallback
 from cnnlabs.datasets.splits import Splits
 
 #: Errors numpy and zipfile raise on a file that is not a readable .npz archive.
@@ -77,19 +75,7 @@ def load(
         return splits_from_arrays(info, read(path, info), source=str(path))
 
     if profile.allow_mock:
-        n_train = info.train_size if profile.train_samples is None else profile.train_samples
-        n_test = info.test_size if profile.test_samples is None else profile.test_samples
-        warnings.warn(
-            f"{info.name} is not in the data cache ({path} does not exist) and profile "
-            f"{profile.name!r} does not download, so cnnlabs is using MOCK data: synthetic "
-            "images whose accuracy means nothing. Put a real copy at that path to use real "
-            "data (see data/README.md).",
-            MockDataWarning,
-            stacklevel=3,
-        )
-        splits = mock_splits(info, n_train, n_test, seed=seed)
-        splits.notes.append(f"{info.name} was not cached at {path} (profile {profile.name})")
-        return splits
+        return fallback(info, profile, f"{path} does not exist", seed=seed)
 
     raise DownloadError(
         f"{info.name} is not in the data cache ({path} does not exist), and profile "

@@ -11,9 +11,13 @@ dataset.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from cnnlabs.config import Profile
 from cnnlabs.datasets.catalog import DatasetInfo
+from cnnlabs.datasets.errors import MockDataWarning
 from cnnlabs.datasets.splits import Splits
 
 #: Side of the square blocks that make up a class pattern, in pixels.
@@ -78,3 +82,23 @@ def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0) -> 
             f"plus noise, seed {seed}); accuracy on it says nothing about {info.title}"
         ],
     )
+
+
+def fallback(info: DatasetInfo, profile: Profile, looked: str, seed: int = 0) -> Splits:
+    """Mock splits at the profile's sizes, with the warning every loader gives for them.
+
+    ``looked`` says where the loader looked for real data (it goes into the
+    warning and the notes), e.g. ``"data/mnist.npz does not exist"``.
+    """
+    n_train = info.train_size if profile.train_samples is None else profile.train_samples
+    n_test = info.test_size if profile.test_samples is None else profile.test_samples
+    warnings.warn(
+        f"{info.name} is not in the data cache ({looked}) and profile {profile.name!r} "
+        "does not download, so cnnlabs is using MOCK data: synthetic images whose accuracy "
+        "means nothing. Put a real copy in the cache to use real data (see data/README.md).",
+        MockDataWarning,
+        stacklevel=4,
+    )
+    splits = mock_splits(info, n_train, n_test, seed=seed)
+    splits.notes.append(f"{info.name} was not cached: {looked} (profile {profile.name})")
+    return splits
