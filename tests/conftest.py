@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,16 @@ def empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run folders written by a test go to its own temporary folder."""
     monkeypatch.setenv("CNNLABS_RUNS_DIR", str(tmp_path / "runs"))
+
+
+@pytest.fixture
+def urlopen_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make any call to urlopen fail the test; the list records the attempted URLs."""
+    calls: list[str] = []
+
+    def refuse(url: object, *args: object, **kwargs: object) -> None:
+        calls.append(str(url))
+        raise AssertionError(f"unexpected network access: {url}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    return calls

@@ -64,19 +64,6 @@ SHARED_JPEG = Path(__file__).resolve().parents[2] / "shared/data/cifar10_jpg.tar
 
 
 @pytest.fixture
-def urlopen_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Any call to urlopen fails the test; the list records attempted URLs."""
-    calls: list[str] = []
-
-    def refuse(url: object, *args: object, **kwargs: object) -> None:
-        calls.append(str(url))
-        raise AssertionError(f"unexpected network access: {url}")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    return calls
-
-
-@pytest.fixture
 def tiny(monkeypatch: pytest.MonkeyPatch) -> DatasetInfo:
     """Shrink the cifar10 entry to 50 training images (5 batches of 10) and 10 test images."""
     entry = dataclasses.replace(CATALOG["cifar10"], train_size=50, test_size=10)

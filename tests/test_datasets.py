@@ -68,19 +68,6 @@ class FakeResponse(io.BytesIO):
         return chunk
 
 
-@pytest.fixture
-def urlopen_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make any call to urlopen fail the test; the list records attempted URLs."""
-    calls: list[str] = []
-
-    def refuse(url: str, *args: object, **kwargs: object) -> None:
-        calls.append(str(url))
-        raise AssertionError(f"unexpected network access: {url}")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    return calls
-
-
 def serve(monkeypatch: pytest.MonkeyPatch, make_response: Callable[[], object]) -> list[str]:
     """Replace urlopen with one that answers every URL with ``make_response()``."""
     calls: list[str] = []
