@@ -249,16 +249,9 @@ def load_image_folder(
                 + imagefolder.describe_skipped(skipped, limit=10)
             )
         arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
-    return Splits(
-        name=info.name,
-        x_train=arrays["x_train"],
-        y_train=arrays["y_train"],
-        x_test=arrays["x_test"],
-        y_test=arrays["y_test"],
-        class_names=list(info.class_names),
-        source=str(root),
-        notes=notes,
-    )
+    splits = _batch_splits(info, arrays, root)
+    splits.notes = notes
+    return splits
 
 
 def unpack(archive: Path, folder: Path, info: DatasetInfo) -> Path:
