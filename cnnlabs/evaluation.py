@@ -125,3 +125,269 @@ def save(report: Report, run_dir: Path | str) -> Path:
     path = run_dir / RESULTS_FILE
     path.write_text(json.dumps(report.to_dict(), indent=2))
     return path
+
+
+# --- Binary (medical) evaluation: ROC/AUC, sensitivity/specificity, thresholds, baselines ---
+
+#: MedMNIST task names understood by :func:`medmnist_metrics` ("ordinal-regression" is
+#: scored like "multi-class", as MedMNIST's own evaluator does).
+MEDMNIST_TASKS = ("binary-class", "multi-class", "multi-label, binary-class",
+                  "ordinal-regression")
+THRESHOLD_METHODS = ("youden", "sensitivity")
+
+
+@dataclass
+class RocCurve:
+    """A ROC curve: false/true positive rates at each threshold, and the area under it.
+
+    ``thresholds`` decrease; point ``i`` predicts positive when ``score >= thresholds[i]``.
+    The first point (threshold ``inf``) predicts nothing positive.
+    """
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray
+    auc: float
+
+
+def _binary_labels(y_true: Sequence[int] | np.ndarray, n: int | None = None) -> np.ndarray:
+    """``y_true`` as a 1-D int array of 0/1 labels (1 = positive)."""
+    y = np.asarray(y_true).ravel()
+    if y.size == 0:
+        raise ValueError("Nothing to evaluate: no samples.")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("Binary labels must be 0 (negative) or 1 (positive).")
+    if n is not None and len(y) != n:
+        raise ValueError(f"{len(y)} true labels but {n} scores.")
+    return y.astype(int)
+
+
+def _positive_scores(scores: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Scores of the positive class: accepts ``(N,)``, ``(N, 1)`` or ``(N, 2)`` (column 1)."""
+    s = np.asarray(scores, dtype=float)
+    if s.ndim == 2 and s.shape[1] == 2:
+        s = s[:, 1]
+    elif s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if s.ndim != 1:
+        raise ValueError(f"Expected scores of shape (N,), (N, 1) or (N, 2), got {s.shape}.")
+    if not np.isfinite(s).all():
+        raise ValueError("Scores must be finite (no NaN or inf).")
+    return s
+
+
+def _both_classes(y: np.ndarray, what: str) -> None:
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"{what} needs both classes in y_true, but only class "
+                         f"{int(y[0])} is present.")
+
+
+def roc(y_true: Sequence[int], scores: Sequence[float] | np.ndarray) -> RocCurve:
+    """The ROC curve and its AUC for binary labels (1 = positive) and positive-class scores.
+
+    ``scores`` may be ``(N,)`` positive-class scores or ``(N, 2)`` class probabilities.
+
+    Raises:
+        ValueError: if only one class is present in ``y_true`` (the ROC is then undefined),
+            or the shapes or labels are wrong.
+    """
+    from sklearn import metrics
+
+    s = _positive_scores(scores)
+    y = _binary_labels(y_true, len(s))
+    _both_classes(y, "A ROC curve")
+    fpr, tpr, thresholds = metrics.roc_curve(y, s, drop_intermediate=False)
+    return RocCurve(fpr=fpr, tpr=tpr, thresholds=thresholds,
+                    auc=float(metrics.roc_auc_score(y, s)))
+
+
+def sensitivity_specificity(y_true: Sequence[int], scores: Sequence[float] | np.ndarray,
+                            threshold: float) -> tuple[float, float]:
+    """``(sensitivity, specificity)`` predicting positive (class 1) when ``score >= threshold``.
+
+    Sensitivity = TP / (TP + FN) (recall of the positive class); specificity = TN / (TN + FP).
+
+    Raises:
+        ValueError: if ``y_true`` lacks either class (one of the two is then undefined).
+    """
+    s = _positive_scores(scores)
+    y = _binary_labels(y_true, len(s))
+    _both_classes(y, "Sensitivity and specificity")
+    pred = s >= threshold
+    pos, neg = y == 1, y == 0
+    return float(pred[pos].mean()), float((~pred[neg]).mean())
+
+
+def choose_threshold(y_val: Sequence[int], scores_val: Sequence[float] | np.ndarray,
+                     method: str = "youden", target: float | None = None) -> float:
+    """Pick a decision threshold from VALIDATION labels and scores only.
+
+    Choose the threshold on the validation split and then apply it, unchanged, to the
+    test split; choosing it on test data would leak the test labels into the model and
+    overstate its results. This function sees only the arrays it is given: pass it
+    validation data.
+
+    Candidates are the distinct validation scores; the result is one of them, used as
+    "positive when ``score >= threshold``".
+
+    Args:
+        y_val: validation labels (1 = positive).
+        scores_val: validation positive-class scores, ``(N,)`` or ``(N, 2)``.
+        method: ``"youden"`` maximises Youden's J = sensitivity + specificity - 1 (ties go
+            to the highest threshold); ``"sensitivity"`` returns the highest threshold whose
+            validation sensitivity is at least ``target``.
+        target: the sensitivity to reach, in (0, 1]; required by ``"sensitivity"`` only.
+
+    Raises:
+        ValueError: for an unknown method, a missing or out-of-range target, or
+            validation labels with only one class.
+    """
+    if method not in THRESHOLD_METHODS:
+        raise ValueError(f"Unknown method {method!r}; use one of {THRESHOLD_METHODS}.")
+    if method == "sensitivity":
+        if target is None or not 0 < target <= 1:
+            raise ValueError(f"method='sensitivity' needs a target in (0, 1], got {target!r}.")
+    elif target is not None:
+        raise ValueError("target is used only with method='sensitivity'.")
+    curve = roc(y_val, scores_val)
+    # Skip point 0 (threshold inf: nothing predicted positive).
+    fpr, tpr, thresholds = curve.fpr[1:], curve.tpr[1:], curve.thresholds[1:]
+    if method == "youden":
+        i = int(np.argmax(tpr - fpr))  # first maximum = highest threshold
+    else:
+        i = int(np.flatnonzero(tpr >= target - 1e-12)[0])  # tpr reaches 1 at the last point
+    return float(thresholds[i])
+
+
+def majority_baseline(y: Sequence[int] | np.ndarray) -> tuple[float, int]:
+    """``(accuracy, majority_class)`` of always predicting the most frequent class of ``y``.
+
+    A model must beat this to have learned anything: on the Kaggle chest X-ray test split
+    (390 pneumonia, 234 normal) it is 390 / 624 = 0.625. Ties go to the smaller label.
+    """
+    labels = np.asarray(y).astype(int).ravel()
+    if labels.size == 0:
+        raise ValueError("Nothing to evaluate: no samples.")
+    if (labels < 0).any():
+        raise ValueError("Labels must be non-negative class indices.")
+    counts = np.bincount(labels)
+    majority = int(np.argmax(counts))
+    return float(counts[majority] / labels.size), majority
+
+
+def binary_report(y_true: Sequence[int], scores: Sequence[float] | np.ndarray,
+                  threshold: float, class_names: Sequence[str], split: str = "test") -> Report:
+    """The classification report of a binary classifier at ``threshold``, with medical metrics.
+
+    Predicts class 1 (the positive class, ``class_names[1]``) when ``score >= threshold``.
+    ``threshold`` should come from :func:`choose_threshold` on validation data. The
+    report's ``extra`` holds ``auc``, ``sensitivity``, ``specificity``, ``threshold``,
+    ``baseline_accuracy`` and ``majority_class``; its text shows the accuracy next to
+    the majority-class baseline.
+    """
+    if len(class_names) != 2:
+        raise ValueError(f"A binary report needs 2 class names, got {len(class_names)}.")
+    s = _positive_scores(scores)
+    y = _binary_labels(y_true, len(s))
+    curve = roc(y, s)
+    sens, spec = sensitivity_specificity(y, s, threshold)
+    base_acc, majority = majority_baseline(y)
+    report = classification_report(y, (s >= threshold).astype(int), class_names, split=split)
+    names = report.class_names
+    report.extra.update({
+        "auc": curve.auc,
+        "sensitivity": sens,
+        "specificity": spec,
+        "threshold": float(threshold),
+        "baseline_accuracy": base_acc,
+        "majority_class": names[majority],
+    })
+    report.text += (
+        f"\naccuracy           {report.accuracy:.4f}   "
+        f"(majority baseline {base_acc:.4f}: always '{names[majority]}')\n"
+        f"AUC                {curve.auc:.4f}\n"
+        f"sensitivity        {sens:.4f}   (recall of '{names[1]}')\n"
+        f"specificity        {spec:.4f}   (recall of '{names[0]}')\n"
+        f"threshold          {float(threshold):.4f}   (positive when score >= threshold)\n"
+    )
+    return report
+
+
+def medmnist_metrics(y_true: np.ndarray | Sequence, probabilities: np.ndarray | Sequence,
+                     task: str) -> tuple[float, float]:
+    """MedMNIST's ``(ACC, AUC)`` for a task, computed with scikit-learn.
+
+    Follows the definitions of MedMNIST's evaluator:
+
+    - ``"binary-class"``: ``probabilities`` is ``(N, 2)`` or ``(N,)`` of the positive
+      class; ACC predicts positive when that probability is > 0.5; AUC is the ROC AUC.
+    - ``"multi-class"`` (and ``"ordinal-regression"``): ``(N, C)``; ACC of the argmax;
+      AUC is the one-vs-rest AUC averaged over classes (macro).
+    - ``"multi-label, binary-class"``: ``y_true`` and ``probabilities`` are ``(N, L)``;
+      ACC is the mean over labels of each label's accuracy at > 0.5; AUC is the mean of
+      the per-label AUCs.
+
+    ``y_true`` may be ``(N,)`` or MedMNIST's ``(N, 1)`` for the single-label tasks.
+
+    Raises:
+        ValueError: for an unknown task, mismatched shapes, or a class/label with only
+            one value in ``y_true`` (its AUC is undefined).
+    """
+    from sklearn import metrics
+
+    if task not in MEDMNIST_TASKS:
+        raise ValueError(f"Unknown MedMNIST task {task!r}; use one of {MEDMNIST_TASKS}.")
+    y = np.asarray(y_true)
+    p = np.asarray(probabilities, dtype=float)
+    if len(y) == 0:
+        raise ValueError("Nothing to evaluate: no samples.")
+    if len(y) != len(p):
+        raise ValueError(f"{len(y)} true labels but {len(p)} predictions.")
+
+    def auc(labels: np.ndarray, score: np.ndarray, what: str) -> float:
+        if len(np.unique(labels)) < 2:
+            raise ValueError(f"AUC is undefined for {what}: y_true holds only one value.")
+        return float(metrics.roc_auc_score(labels, score))
+
+    if task == "multi-label, binary-class":
+        if y.shape != p.shape or y.ndim != 2:
+            raise ValueError(f"Multi-label needs y_true and probabilities of the same (N, L) "
+                             f"shape, got {y.shape} and {p.shape}.")
+        y = y.astype(int)
+        pred = (p > 0.5).astype(int)
+        acc = float(np.mean([(y[:, j] == pred[:, j]).mean() for j in range(y.shape[1])]))
+        aucs = [auc(y[:, j], p[:, j], f"label {j}") for j in range(y.shape[1])]
+        return acc, float(np.mean(aucs))
+
+    y = y.astype(int).ravel()
+    if len(y) != len(p):
+        raise ValueError(f"Expected one label per sample, got y_true of shape "
+                         f"{np.asarray(y_true).shape}.")
+    if task == "binary-class":
+        s = _positive_scores(p)
+        _binary_labels(y)
+        return float(((s > 0.5).astype(int) == y).mean()), auc(y, s, "the positive class")
+
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"Multi-class needs probabilities of shape (N, C), got {p.shape}.")
+    if (y < 0).any() or (y >= p.shape[1]).any():
+        raise ValueError(f"Labels must be in 0..{p.shape[1] - 1} for {p.shape[1]} classes.")
+    acc = float((p.argmax(axis=1) == y).mean())
+    aucs = [auc((y == c).astype(int), p[:, c], f"class {c}") for c in range(p.shape[1])]
+    return acc, float(np.mean(aucs))
+
+
+def class_weights(y: Sequence[int] | np.ndarray) -> dict[int, float]:
+    """Balanced class weights ``n / (k * n_c)`` for ``model.fit(class_weight=...)``.
+
+    ``n`` is the number of samples, ``k`` the number of classes present and ``n_c`` the
+    count of class ``c``; as scikit-learn's ``compute_class_weight("balanced")``. Each
+    class then contributes the same total weight to the loss. Compute them on the
+    training labels.
+    """
+    labels = np.asarray(y).astype(int).ravel()
+    if labels.size == 0:
+        raise ValueError("Nothing to weight: no labels.")
+    classes, counts = np.unique(labels, return_counts=True)
+    n, k = labels.size, len(classes)
+    return {int(c): float(n / (k * m)) for c, m in zip(classes, counts, strict=True)}
