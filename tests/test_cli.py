@@ -54,7 +54,7 @@ def test_train_on_real_data_uses_the_cache(capsys, real_mnist_npz, monkeypatch, 
     ("argv", "message"),
     [
         (["train", "resnet9000", "mnist"], "lenet, lenet5, minigooglenet, minivggnet"),
-        (["train", "lenet", "imagenet"], "Valid names: cifar10, mnist"),
+        (["train", "lenet", "imagenet"], "Valid names: bloodmnist, breastmnist, chestmnist,"),
         (["labs", "run", "42"], "Valid labs: 00, 01, 02, 03, 04, 05, 06"),
     ],
 )

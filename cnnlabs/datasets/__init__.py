@@ -138,7 +138,7 @@ def fetch(name: str, data_dir: Path | None = None, progress: bool = True) -> Pat
     if not target.exists():
         from cnnlabs.datasets.download import download
 
-        download(entry.url, target, entry.sha256, progress, dataset=entry.name)
+        download(entry.url, target, entry.sha256, progress, dataset=entry.name, md5=entry.md5)
     loader.validate(target, entry)
     return target
 

@@ -17,6 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnlabs.datasets.medmnist_info import CITATION as MEDMNIST_CITATION
+from cnnlabs.datasets.medmnist_info import HOMEPAGE as MEDMNIST_HOMEPAGE
+from cnnlabs.datasets.medmnist_info import MEDMNIST
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
@@ -39,6 +43,8 @@ class DatasetInfo:
         homepage: where the dataset is described.
         layout: how the file in the cache must look; quoted by error messages.
         loader: the module in ``cnnlabs.datasets`` that reads this entry.
+        md5: MD5 of the official file, for sources that publish MD5 rather than
+            SHA-256 (MedMNIST); ``None`` otherwise.
     """
 
     name: str
@@ -57,6 +63,7 @@ class DatasetInfo:
     homepage: str
     layout: str
     loader: str
+    md5: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -153,3 +160,56 @@ CATALOG: dict[str, DatasetInfo] = {
     MNIST.name: MNIST,
     CIFAR10.name: CIFAR10,
 }
+
+
+def medmnist_entry(flag: str, size: int = 28) -> DatasetInfo:
+    """The catalogue entry of MedMNIST v2 dataset ``flag`` at ``size`` px.
+
+    Named ``flag`` at 28 px (the entries in :data:`CATALOG`) and
+    ``{flag}_{size}`` otherwise. ``sha256`` is ``None``: MedMNIST publishes MD5
+    sums, kept in ``md5``. The data live in :mod:`cnnlabs.datasets.medmnist_info`.
+    """
+    key = str(flag).strip().lower()
+    if key not in MEDMNIST:
+        raise ValueError(f"Unknown MedMNIST flag {flag!r}. Valid flags: {', '.join(MEDMNIST)}.")
+    meta = MEDMNIST[key]
+    filename = meta.filename(size)  # also checks the size
+    channels = meta.channels
+    image = f"{size}, {size}" + (", 3" if channels == 3 else "")
+    if meta.multi_label:
+        labels = f"({{n}}, {len(meta.labels)}) of 0/1 (multi-hot, one column per finding)"
+    else:
+        labels = f"({{n}}, 1) integers 0-{len(meta.labels) - 1}"
+    parts = [
+        f"{split}_images ({n}, {image}) uint8, {split}_labels " + labels.format(n=n)
+        for split, n in (
+            ("train", meta.train_size),
+            ("val", meta.val_size),
+            ("test", meta.test_size),
+        )
+    ]
+    return DatasetInfo(
+        name=key if size == 28 else f"{key}_{size}",
+        title=f"MedMNIST v2 {meta.title} ({size}x{size})",
+        filename=filename,
+        url=meta.url(size),
+        sha256=None,
+        size_bytes=None,
+        class_names=meta.labels,
+        image_shape=(size, size, channels),
+        train_size=meta.train_size,
+        test_size=meta.test_size,
+        val_size=meta.val_size,
+        licence=f"{meta.licence} (MedMNIST v2, Yang et al.; see also the source dataset's terms)",
+        citation=MEDMNIST_CITATION,
+        homepage=MEDMNIST_HOMEPAGE,
+        layout="an .npz archive with MedMNIST's keys: " + "; ".join(parts),
+        loader="medmnist",
+        md5=meta.md5_for(size),
+    )
+
+
+#: MedMNIST v2 at 28 px, one entry per flag (other sizes: ``medmnist.load_medmnist``).
+for _flag in MEDMNIST:
+    CATALOG[_flag] = medmnist_entry(_flag)
+del _flag

@@ -30,6 +30,34 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def md5_file(path: Path) -> str:
+    """The MD5 hex digest of a file, read in chunks (MedMNIST publishes MD5 sums)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manual_steps(
+    *,
+    url: str,
+    sha256: str | None,
+    target: Path,
+    dataset: str | None = None,
+    md5: str | None = None,
+) -> str:
+    """:func:`manual_download_steps`, with an MD5 check step when only an MD5 is known."""
+    text = manual_download_steps(url=url, sha256=sha256, target=target, dataset=dataset)
+    if md5 and not sha256:
+        text = text.replace(
+            "  2. (No checksum is recorded for this file.)",
+            f"  2. Check that its MD5 is {md5}\n"
+            "     (Linux: md5sum FILE; macOS: md5 FILE; Windows: certutil -hashfile FILE MD5).",
+        )
+    return text
+
+
 def part_path(target: Path) -> Path:
     """The temporary file a download of ``target`` is streamed into (same folder)."""
     target = Path(target)
@@ -44,8 +72,9 @@ def download(
     *,
     dataset: str | None = None,
     timeout: float = TIMEOUT_S,
+    md5: str | None = None,
 ) -> Path:
-    """Download ``url`` to ``target``, verifying its length and SHA-256.
+    """Download ``url`` to ``target``, verifying its length and SHA-256 (and/or MD5).
 
     The bytes go to ``<target>.part`` next to the target; only when the
     transfer is complete (as long as the server's Content-Length) and the
@@ -60,6 +89,8 @@ def download(
         progress: show a tqdm progress bar.
         dataset: catalogue name, used only to make error messages more helpful.
         timeout: seconds to wait for the connection and for each read.
+        md5: the expected MD5 hex digest, for sources that publish only MD5
+            (MedMNIST); ``None`` (the default) skips that check.
 
     Returns:
         ``target``.
@@ -67,14 +98,15 @@ def download(
     Raises:
         DownloadError: no connection, an HTTP error, a timeout or a truncated
             transfer; the message explains how to install the file by hand.
-        ChecksumError: the received bytes do not match ``sha256``.
+        ChecksumError: the received bytes do not match ``sha256`` or ``md5``;
+            for an MD5 mismatch its ``actual`` is the received MD5.
     """
     from tqdm.auto import tqdm
 
     target = Path(target)
     part = part_path(target)
     what = dataset or target.name
-    manual = manual_download_steps(url=url, sha256=sha256, target=target, dataset=dataset)
+    manual = manual_steps(url=url, sha256=sha256, target=target, dataset=dataset, md5=md5)
 
     def failure(reason: str) -> DownloadError:
         return DownloadError(
@@ -88,6 +120,7 @@ def download(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
+        md5_digest = hashlib.md5(usedforsecurity=False)
         received = 0
         with urllib.request.urlopen(url, timeout=timeout) as response:
             expected = _content_length(response)
@@ -105,6 +138,7 @@ def download(
                 while chunk := response.read(_CHUNK):
                     handle.write(chunk)
                     digest.update(chunk)
+                    md5_digest.update(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
         if expected is not None and received != expected:
@@ -125,6 +159,20 @@ def download(
                 sha256=sha256,
                 target=target,
                 actual=actual,
+            )
+        actual_md5 = md5_digest.hexdigest()
+        if md5 is not None and actual_md5 != md5.lower():
+            raise ChecksumError(
+                f"The file downloaded from {url} has MD5 {actual_md5}, "
+                f"but {md5} was expected, so it was discarded "
+                f"(nothing was saved at {target}).\n"
+                "This usually means a corrupted transfer, or a proxy or captive portal "
+                "that returned a different page; try again on another network.\n"
+                f"{manual}",
+                url=url,
+                sha256=sha256,
+                target=target,
+                actual=actual_md5,
             )
         os.replace(part, target)
     except DownloadError:
