@@ -146,34 +146,21 @@ def download(
                 f"the transfer was cut short ({received:,} of {expected:,} bytes arrived); "
                 "try again"
             )
-        actual = digest.hexdigest()
-        if sha256 is not None and actual != sha256.lower():
-            raise ChecksumError(
-                f"The file downloaded from {url} has SHA-256 {actual}, "
-                f"but {sha256} was expected, so it was discarded "
-                f"(nothing was saved at {target}).\n"
-                "This usually means a corrupted transfer, or a proxy or captive portal "
-                "that returned a different page; try again on another network.\n"
-                f"{manual}",
-                url=url,
-                sha256=sha256,
-                target=target,
-                actual=actual,
-            )
-        actual_md5 = md5_digest.hexdigest()
-        if md5 is not None and actual_md5 != md5.lower():
-            raise ChecksumError(
-                f"The file downloaded from {url} has MD5 {actual_md5}, "
-                f"but {md5} was expected, so it was discarded "
-                f"(nothing was saved at {target}).\n"
-                "This usually means a corrupted transfer, or a proxy or captive portal "
-                "that returned a different page; try again on another network.\n"
-                f"{manual}",
-                url=url,
-                sha256=sha256,
-                target=target,
-                actual=actual_md5,
-            )
+        for algorithm, wanted, got in (("SHA-256", sha256, digest.hexdigest()),
+                                       ("MD5", md5, md5_digest.hexdigest())):
+            if wanted is not None and got != wanted.lower():
+                raise ChecksumError(
+                    f"The file downloaded from {url} has {algorithm} {got}, "
+                    f"but {wanted} was expected, so it was discarded "
+                    f"(nothing was saved at {target}).\n"
+                    "This usually means a corrupted transfer, or a proxy or captive portal "
+                    "that returned a different page; try again on another network.\n"
+                    f"{manual}",
+                    url=url,
+                    sha256=sha256,
+                    target=target,
+                    actual=got,
+                )
         os.replace(part, target)
     except DownloadError:
         _remove(part)

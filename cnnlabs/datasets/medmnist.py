@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from cnnlabs import config
 from cnnlabs.config import Profile
+from cnnlabs.datasets import npz
 from cnnlabs.datasets.catalog import DatasetInfo, medmnist_entry
 from cnnlabs.datasets.download import download, manual_steps, md5_file
 from cnnlabs.datasets.errors import CacheError, DownloadError, cache_folder_hint
@@ -54,8 +53,6 @@ __all__ = [
     "validate",
 ]
 
-#: Errors numpy and zipfile raise on a file that is not a readable .npz archive.
-_READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 class MD5MismatchWarning(UserWarning):
@@ -174,40 +171,7 @@ def read(path: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
             The file itself is left untouched.
     """
     path = Path(path)
-    if not path.is_file():
-        raise _invalid(path, info, "it is not a regular file (a folder?)")
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(6)
-        if not head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
-            size = path.stat().st_size
-            raise _invalid(
-                path,
-                info,
-                f"it is not an .npz (zip) archive at all ({size:,} bytes starting with {head!r})",
-            )
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise _invalid(path, info, "it holds a single .npy array, not an .npz archive")
-        with loaded as archive:
-            missing = [key for key in KEYS if key not in archive.files]
-            if missing:
-                raise _invalid(
-                    path,
-                    info,
-                    f"it lacks the key(s) {', '.join(missing)} "
-                    f"(it has: {', '.join(archive.files) or 'nothing'})",
-                )
-            arrays = {key: archive[key] for key in KEYS}
-    except CacheError:
-        raise
-    except _READ_ERRORS as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        detail = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
-        raise _invalid(
-            path, info, f"it is not a readable .npz archive (corrupt or truncated? {detail})"
-        ) from exc
-
+    arrays = npz.read_arrays(path, list(KEYS), lambda problem: _invalid(path, info, problem))
     problems = _problems(arrays, info)
     if problems:
         raise _invalid(path, info, "; ".join(problems))
