@@ -49,6 +49,7 @@ __all__ = [
     "fetch",
     "info",
     "load",
+    "load_entry",
     "mock",
     "names",
     "stratified_indices",
@@ -100,7 +101,17 @@ def load(
         DownloadError: the data is missing and could not or may not be downloaded.
         ChecksumError: a fresh download did not match its SHA-256.
     """
-    entry = info(name)
+    return load_entry(info(name), profile, data_dir=data_dir, seed=seed)
+
+
+def load_entry(
+    entry: DatasetInfo,
+    profile: str | Profile | None = None,
+    *,
+    data_dir: Path | None = None,
+    seed: int = 0,
+) -> Splits:
+    """:func:`load` for a catalogue entry, including one built on the fly (a MedMNIST size)."""
     chosen = _profile(profile)
     folder = Path(data_dir) if data_dir is not None else config.data_dir()
     splits = _loader(entry).load(entry, chosen, folder, seed=seed)

@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cnnlabs import config
 from cnnlabs.config import DATA_ENV
+
+if TYPE_CHECKING:
+    from cnnlabs.datasets.catalog import DatasetInfo
 
 
 class DatasetError(Exception):
@@ -130,3 +134,25 @@ def manual_download_steps(
             "and copy the file across."
         )
     return "\n".join(steps)
+
+
+def invalid_cache_file(path: Path, info: DatasetInfo, problem: str) -> CacheError:
+    """The :class:`CacheError` for a cached single-file dataset that is not a valid copy.
+
+    It names the file and ``problem``, quotes the expected layout, promises the
+    file was left alone, and gives both fixes with the official URL and checksum.
+    """
+    checksum = f"SHA-256 {info.sha256}" if info.sha256 else f"MD5 {info.md5}"
+    from cnnlabs.datasets.catalog import CATALOG
+
+    fetch = f" or `cnnlabs data fetch {info.name}`" if info.name in CATALOG else ""
+    return CacheError(
+        f"The cached {info.name} file {path} is not a valid copy: {problem}.\n"
+        f"Expected {info.layout}.\n"
+        "cnnlabs has not changed or deleted it. To fix it, either\n"
+        "  - delete it (or move it aside) and run again: a profile that downloads "
+        f"(cpu, full){fetch} fetches a fresh copy, or\n"
+        "  - replace it with a valid copy; the official file is "
+        f"{info.url} ({checksum}).\n" + cache_folder_hint(path.parent),
+        path=path,
+    )

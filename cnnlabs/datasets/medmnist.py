@@ -39,7 +39,7 @@ from cnnlabs.config import Profile
 from cnnlabs.datasets import npz
 from cnnlabs.datasets.catalog import DatasetInfo, medmnist_entry
 from cnnlabs.datasets.download import download, manual_steps, md5_file
-from cnnlabs.datasets.errors import CacheError, DownloadError, cache_folder_hint
+from cnnlabs.datasets.errors import DownloadError, invalid_cache_file
 from cnnlabs.datasets.medmnist_info import KEYS, MEDMNIST, MedMNISTFlag
 from cnnlabs.datasets.mockdata import fallback
 from cnnlabs.datasets.splits import Splits
@@ -77,19 +77,9 @@ def load_medmnist(
         ValueError: an unknown flag or size.
         CacheError, DownloadError, ChecksumError: as :func:`load`.
     """
-    from cnnlabs.datasets import subsample
+    from cnnlabs.datasets import load_entry
 
-    info = medmnist_entry(flag, size)
-    chosen = profile if isinstance(profile, Profile) else config.get_profile(profile)
-    folder = Path(data_dir) if data_dir is not None else config.data_dir()
-    splits = load(info, chosen, folder, seed=seed)
-    return subsample(
-        splits,
-        chosen.train_samples,
-        chosen.test_samples,
-        seed=seed,
-        reason=f"profile {chosen.name}",
-    )
+    return load_entry(medmnist_entry(flag, size), profile, data_dir=data_dir, seed=seed)
 
 
 def fetch_medmnist(
@@ -171,10 +161,10 @@ def read(path: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
             The file itself is left untouched.
     """
     path = Path(path)
-    arrays = npz.read_arrays(path, list(KEYS), lambda problem: _invalid(path, info, problem))
+    arrays = npz.read_arrays(path, list(KEYS), info)
     problems = _problems(arrays, info)
     if problems:
-        raise _invalid(path, info, "; ".join(problems))
+        raise invalid_cache_file(path, info, "; ".join(problems))
     if info.md5:
         actual = md5_file(path)
         if actual != info.md5:
@@ -276,15 +266,3 @@ def _cap_randomly(splits: Splits, profile: Profile, seed: int) -> Splits:
         )
     return result
 
-
-def _invalid(path: Path, info: DatasetInfo, problem: str) -> CacheError:
-    return CacheError(
-        f"The cached {info.name} file {path} is not a valid copy: {problem}.\n"
-        f"Expected {info.layout}.\n"
-        "cnnlabs has not changed or deleted it. To fix it, either\n"
-        "  - delete it (or move it aside) and run again: a profile that downloads "
-        "(cpu, full) fetches a fresh copy, or\n"
-        "  - replace it with a valid copy; the official file is "
-        f"{info.url} (MD5 {info.md5}).\n" + cache_folder_hint(path.parent),
-        path=path,
-    )

@@ -33,9 +33,8 @@ from cnnlabs.config import Profile
 from cnnlabs.datasets import npz
 from cnnlabs.datasets.catalog import DatasetInfo
 from cnnlabs.datasets.errors import (
-    CacheError,
     DownloadError,
-    cache_folder_hint,
+    invalid_cache_file,
     manual_download_steps,
 )
 from cnnlabs.datasets.mockdata import fallback
@@ -91,11 +90,10 @@ def read(path: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
             The file itself is left untouched.
     """
     path = Path(path)
-    arrays = npz.read_arrays(path, list(_expected(info)),
-                             lambda problem: _invalid(path, info, problem))
+    arrays = npz.read_arrays(path, list(_expected(info)), info)
     problems = _problems(arrays, info)
     if problems:
-        raise _invalid(path, info, "; ".join(problems))
+        raise invalid_cache_file(path, info, "; ".join(problems))
     return arrays
 
 
@@ -146,15 +144,3 @@ def _problems(arrays: dict[str, np.ndarray], info: DatasetInfo) -> list[str]:
             )
     return problems
 
-
-def _invalid(path: Path, info: DatasetInfo, problem: str) -> CacheError:
-    return CacheError(
-        f"The cached {info.name} file {path} is not a valid copy: {problem}.\n"
-        f"Expected {info.layout}.\n"
-        "cnnlabs has not changed or deleted it. To fix it, either\n"
-        "  - delete it (or move it aside) and run again: a profile that downloads "
-        f"(cpu, full) or `cnnlabs data fetch {info.name}` fetches a fresh copy, or\n"
-        "  - replace it with a valid copy; the official file is "
-        f"{info.url} (SHA-256 {info.sha256}).\n" + cache_folder_hint(path.parent),
-        path=path,
-    )

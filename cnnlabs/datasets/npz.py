@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from cnnlabs.datasets.errors import CacheError
+from cnnlabs.datasets.catalog import DatasetInfo
+from cnnlabs.datasets.errors import CacheError, invalid_cache_file
 
 #: Errors numpy and zipfile raise on a file that is not a readable .npz archive.
 READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
-def read_arrays(path: Path, keys: Sequence[str],
-                invalid: Callable[[str], CacheError]) -> dict[str, np.ndarray]:
-    """The arrays ``keys`` of the archive at ``path``, loaded without pickles.
+def read_arrays(path: Path, keys: Sequence[str], info: DatasetInfo) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of ``info``'s cached archive at ``path``, loaded without pickles.
 
     Every way the file can fail to be such an archive (a folder, not a zip at
-    all, a single ``.npy``, missing keys, corrupt or truncated) raises
-    ``invalid(problem)``, the loader's own :class:`CacheError` for that file.
+    all, a single ``.npy``, missing keys, corrupt or truncated) raises the
+    :class:`CacheError` of :func:`~cnnlabs.datasets.errors.invalid_cache_file`.
     Checking the arrays' shapes and values is left to the loader.
     """
     path = Path(path)
+
+    def invalid(problem: str) -> CacheError:
+        return invalid_cache_file(path, info, problem)
+
     if not path.is_file():
         raise invalid("it is not a regular file (a folder?)")
     try:
