@@ -155,6 +155,36 @@ CIFAR10 = DatasetInfo(
     loader="cifar10",
 )
 
+#: The Kaggle chest X-rays. A folder of JPEGs, not an array file: it is read as file
+#: lists by :func:`cnnlabs.datasets.chest_xray.load` (decoded later by the tf.data
+#: pipeline), so it is deliberately *not* in :data:`CATALOG`, whose entries
+#: ``datasets.load(name)`` turns into in-memory arrays. The metadata still lives here.
+CHEST_XRAY = DatasetInfo(
+    name="chest_xray",
+    title="Chest X-ray images, pneumonia (Kaggle, Kermany et al. 2018)",
+    filename="chest_xray",  # a folder in the cache
+    url="https://www.kaggle.com/datasets/paultimothymooney/chest-xray-pneumonia",
+    sha256=None,
+    size_bytes=None,
+    class_names=("NORMAL", "PNEUMONIA"),
+    image_shape=(224, 224, 3),
+    train_size=5216,
+    test_size=624,
+    val_size=16,
+    licence="CC BY 4.0 (Kermany, Zhang and Goldbaum; Mendeley Data)",
+    citation=(
+        "D. S. Kermany, M. Goldbaum, W. Cai et al. Identifying Medical Diagnoses and "
+        "Treatable Diseases by Image-Based Deep Learning. Cell, 172(5):1122-1131, 2018."
+    ),
+    homepage="https://data.mendeley.com/datasets/rscbjbr9sj/2",
+    layout=(
+        "a folder chest_xray/ (at any depth; the shallowest folder holding train/NORMAL "
+        "is used) with train/NORMAL/*.jpeg, train/PNEUMONIA/*.jpeg, test/NORMAL/*.jpeg, "
+        "test/PNEUMONIA/*.jpeg and optionally val/ (ignored); grayscale and RGB JPEGs mixed"
+    ),
+    loader="chest_xray",
+)
+
 #: Every dataset cnnlabs can load, by name.
 CATALOG: dict[str, DatasetInfo] = {
     MNIST.name: MNIST,
