@@ -137,3 +137,19 @@ def compare(model: keras.Model, reference: keras.Model) -> list[str]:
     if model.count_params() != reference.count_params():
         problems.append(f"{model.count_params():,} parameters against {reference.count_params():,}")
     return problems
+
+
+#: Names of cnnlabs.models.transfer_learning available as cnnlabs.models.<name>.
+_TRANSFER_API = frozenset({
+    "BACKBONES", "PREPROCESS", "Backbone", "BackbonePreprocessing", "WeightsUnavailableError",
+    "apply_preprocessing", "backbone_of", "fetch_weights", "freeze_backbone", "get_backbone",
+    "keras_cache_dir", "preprocessing", "trainable_summary", "transfer", "unfreeze_top",
+    "weights_path",
+})
+
+
+def __getattr__(name: str) -> Any:
+    """``models.transfer``, ``models.freeze_backbone``...: imported on first use."""
+    if name in _TRANSFER_API:
+        return getattr(importlib.import_module("cnnlabs.models.transfer_learning"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
