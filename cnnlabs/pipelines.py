@@ -1,10 +1,13 @@
-"""tf.data pipelines: arrays in, batched datasets out, with augmentation.
+"""tf.data pipelines: arrays or image files in, batched datasets out, with augmentation.
 
 Order, for every split: normalise -> cache -> shuffle (train only) -> batch ->
 augment (train only) -> prefetch. Normalising before ``cache()`` means the
 division is done once; shuffling after it means every epoch sees a new order
-without re-reading the source. The validation split is carved out of train,
-stratified by class, so the official test set is only touched at the very end.
+without re-reading the source. Image files (:func:`from_files`, for the chest
+X-rays) follow the same order with decoding in front: decode -> resize ->
+cache -> shuffle -> batch -> augment -> prefetch, so each file is decoded once
+and cached as uint8. The validation split is carved out of train, stratified by
+class, so the official test set is only touched at the very end.
 
 Augmentation runs in ``tf.data`` with Keras preprocessing layers, on whole
 batches, rather than inside the model: the model stays a plain stack that
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -198,6 +202,8 @@ class Pipelines:
     y_test: np.ndarray
     one_hot: bool = False
     augment: tuple[str, ...] = ()
+    #: Training labels (after the validation split), for class weights.
+    y_train: np.ndarray | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -242,4 +248,152 @@ def build(
         y_test=np.asarray(splits.y_test),
         one_hot=one_hot,
         augment=tuple(augment),
+        y_train=np.asarray(y_tr),
+    )
+
+
+#: The pixel range of images fed to a transfer-learning model. The models from
+#: ``models.transfer`` begin with their backbone's own preprocessing layer
+#: (MobileNetV2's [-1, 1], DenseNet's ImageNet mean/std, VGG16's BGR means, ...),
+#: which expects raw pixels; the scratch CNNs expect [0, 1].
+RAW_PIXELS = (0.0, 255.0)
+UNIT_PIXELS = (0.0, 1.0)
+
+
+def decode_file(path: tf.Tensor, image_size: Sequence[int], channels: int) -> tf.Tensor:
+    """Read one JPEG/PNG file into a ``uint8`` tensor ``(H, W, channels)``.
+
+    ``channels`` forces the colour mode (1: grayscale, 3: RGB) whatever the file
+    holds, since sources such as the chest X-rays mix both. Images are resized
+    with antialiasing (a no-op when already ``image_size``).
+    """
+    import tensorflow as tf
+
+    raw = tf.io.read_file(path)
+    image = tf.io.decode_image(raw, channels=channels, expand_animations=False)
+    image.set_shape([None, None, channels])
+    size = [int(image_size[0]), int(image_size[1])]
+    resized = tf.image.resize(image, size, method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+def from_files(
+    paths: Sequence[str | Path],
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    image_size: Sequence[int],
+    color_mode: str = "rgb",
+    training: bool,
+    seed: int = 0,
+    cache: bool | str | Path = True,
+    augment: Sequence[str] = (),
+    value_range: tuple[float, float] = UNIT_PIXELS,
+    num_classes: int | None = None,
+) -> tf.data.Dataset:
+    """A batched ``tf.data.Dataset`` of ``(float32 image, label)`` read from image files.
+
+    Order: decode -> resize -> ``cache()`` -> shuffle (training) -> batch ->
+    augment (training) -> scale to ``value_range`` -> prefetch. Decoding and resizing
+    happen once, on the first epoch; the cache holds ``uint8`` pixels (a quarter of
+    the memory of floats). Augmentation works on [0, 1] images, so every transform in
+    :data:`AUGMENTATIONS` is available whatever the model's input range.
+
+    Args:
+        paths, labels: the files and their integer class indices.
+        image_size: ``(H, W)`` every image is resized to.
+        color_mode: ``"rgb"`` or ``"grayscale"``, forced on every file.
+        training: shuffle every epoch (with ``seed``) and augment when True.
+        cache: True keeps decoded images in memory; a path caches them to that file
+            (written on the first full pass; never point it into read-only data);
+            False decodes every epoch.
+        value_range: the pixel range handed to the model: :data:`UNIT_PIXELS` for the
+            library's CNNs, :data:`RAW_PIXELS` for ``models.transfer`` models.
+        num_classes: when given, labels become one-hot vectors (label smoothing).
+
+    Raises:
+        ValueError: for mismatched lengths, no files, an unknown colour mode or a bad size.
+    """
+    import tensorflow as tf
+
+    from cnnlabs.datasets.imagefolder import COLOR_MODES
+
+    if color_mode not in COLOR_MODES:
+        raise ValueError(f"color_mode must be one of {tuple(COLOR_MODES)}; got {color_mode!r}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    if len(image_size) != 2 or min(int(s) for s in image_size) < 1:
+        raise ValueError(f"image_size must be (height, width); got {tuple(image_size)}.")
+    labels = np.asarray(labels, dtype="int64").ravel()
+    if len(paths) != len(labels):
+        raise ValueError(f"{len(paths)} files but {len(labels)} labels.")
+    if len(paths) == 0:
+        raise ValueError("No image files to read.")
+    channels = COLOR_MODES[color_mode]
+    ds = tf.data.Dataset.from_tensor_slices(([str(p) for p in paths], labels))
+    ds = ds.map(lambda path, label: (decode_file(path, image_size, channels), label),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache is True:
+        ds = ds.cache()
+    elif cache:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        ds = ds.cache(str(cache))
+    if training:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda x, y: (normalise(x), y),
+                                  num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        shape = (int(image_size[0]), int(image_size[1]), channels)
+        ds = augment_dataset(ds, augment, shape, seed)
+    low, high = float(value_range[0]), float(value_range[1])
+    if (low, high) != UNIT_PIXELS:
+        ds = ds.map(lambda x, y: (x * (high - low) + low, y), num_parallel_calls=tf.data.AUTOTUNE)
+    if num_classes is not None:
+        ds = ds.map(lambda image, label: (image, tf.one_hot(label, num_classes)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def build_files(
+    splits: Any,
+    batch_size: int,
+    *,
+    seed: int = 0,
+    augment: Sequence[str] = (),
+    value_range: tuple[float, float] = UNIT_PIXELS,
+    one_hot: bool = False,
+    cache: bool | str | Path = True,
+) -> Pipelines:
+    """Train / val / test pipelines for file-based splits (``datasets.chest_xray.load``).
+
+    ``splits`` has ``train``, ``val`` and ``test`` file lists (``paths``, ``labels``),
+    ``class_names``, ``image_size`` and ``color_mode``. The validation split is the
+    loader's (grouped by patient for the chest X-rays), never the test split.
+    ``cache`` as in :func:`from_files`; a path gets one file per split next to it
+    (``<path>.train``, ...).
+    """
+    classes = len(splits.class_names) if one_hot else None
+
+    def one(split: str, training: bool) -> tf.data.Dataset:
+        files = getattr(splits, split)
+        split_cache = cache if isinstance(cache, bool) else Path(f"{cache}.{split}")
+        return from_files(files.paths, files.labels, batch_size, image_size=splits.image_size,
+                          color_mode=splits.color_mode, training=training, seed=seed,
+                          cache=split_cache, augment=augment if training else (),
+                          value_range=value_range, num_classes=classes)
+
+    return Pipelines(
+        train=one("train", True),
+        val=one("val", False),
+        test=one("test", False),
+        n_train=len(splits.train),
+        n_val=len(splits.val),
+        n_test=len(splits.test),
+        batch_size=batch_size,
+        class_names=list(splits.class_names),
+        y_val=np.asarray(splits.val.labels),
+        y_test=np.asarray(splits.test.labels),
+        one_hot=one_hot,
+        augment=tuple(augment),
+        y_train=np.asarray(splits.train.labels),
     )
