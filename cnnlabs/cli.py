@@ -70,7 +70,7 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
     print(splits.describe())
     for note in splits.notes:
         print(f"  note: {note}")
-    r = training.recipe(model_name, prof, epochs=epochs, batch_size=batch_size)
+    r = training.recipe(model_name, prof, dataset_name, epochs=epochs, batch_size=batch_size)
     data = pipelines.build(splits, r.batch_size, prof, seed=seed, augment=r.augment,
                            one_hot=r.label_smoothing > 0)
     precision = training.set_precision(r)
@@ -89,22 +89,27 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
     start = time.perf_counter()
     training.fit(model, data, r, run_dir, verbose=verbose)
     seconds = time.perf_counter() - start
-    report = evaluation.evaluate(
-        model, data.test, data.y_test, data.class_names, run_dir=run_dir, split="test",
-        extra={
-            "model": model_name,
-            "dataset": dataset_name,
-            "profile": prof.name,
-            "recipe": asdict(r),
-            "parameters": int(model.count_params()),
-            "train_seconds": round(seconds, 1),
-            "resumed": resuming,
-            "mock_data": splits.is_mock,
-            "data_source": splits.source,
-            "seed": seed,
-            "environment": {k: v for k, v in config.environment().items() if k != "profile"},
-        },
-    )
+    extra = {
+        "model": model_name,
+        "dataset": dataset_name,
+        "profile": prof.name,
+        "recipe": asdict(r),
+        "parameters": int(model.count_params()),
+        "train_seconds": round(seconds, 1),
+        "resumed": resuming,
+        "mock_data": splits.is_mock,
+        "data_source": splits.source,
+        "seed": seed,
+        "environment": {k: v for k, v in config.environment().items() if k != "profile"},
+    }
+    if splits.num_classes == 2:
+        # Two classes (PneumoniaMNIST): the threshold comes from validation, and the
+        # report adds AUC, sensitivity, specificity and the majority baseline.
+        report = evaluation.evaluate_binary(model, data.val, data.y_val, data.test, data.y_test,
+                                            data.class_names, run_dir=run_dir, extra=extra)
+    else:
+        report = evaluation.evaluate(model, data.test, data.y_test, data.class_names,
+                                     run_dir=run_dir, split="test", extra=extra)
     print()
     if splits.is_mock:
         print("WARNING: trained on MOCK data; these numbers say nothing about the model.")

@@ -53,6 +53,12 @@ class Profile:
         steps_per_epoch: cap on batches per epoch (``None``: the whole split).
         demo_samples: cap on training samples for a lab's side experiments, the
             ones that only need to show a trend (``None``: all of them).
+        image_size: the side, in pixels, that photo-sized images (the chest X-rays)
+            are resized to for a transfer-learning model.
+        pretrained: the backbone weights a transfer-learning model starts from:
+            ``"imagenet"``, or ``None`` (random; for smoke runs, which never download).
+        medmnist_sizes: the MedMNIST image sizes a lab trains at (28 always; larger
+            ones download more and train slower).
     """
 
     name: str
@@ -64,6 +70,9 @@ class Profile:
     max_epochs: int | None = None
     steps_per_epoch: int | None = None
     demo_samples: int | None = None
+    image_size: int = 224
+    pretrained: str | None = "imagenet"
+    medmnist_sizes: tuple[int, ...] = (28,)
 
     def epochs(self, recipe_epochs: int) -> int:
         """The number of epochs to run for a recipe that asks for ``recipe_epochs``."""
@@ -82,6 +91,8 @@ PROFILES: dict[str, Profile] = {
         allow_mock=True,
         max_epochs=1,
         demo_samples=512,
+        image_size=96,
+        pretrained=None,
     ),
     "cpu": Profile(
         name="cpu",
@@ -91,6 +102,7 @@ PROFILES: dict[str, Profile] = {
         allow_download=True,
         allow_mock=False,
         demo_samples=10_000,
+        image_size=160,
     ),
     "full": Profile(
         name="full",
@@ -99,6 +111,7 @@ PROFILES: dict[str, Profile] = {
         val_fraction=0.1,
         allow_download=True,
         allow_mock=False,
+        medmnist_sizes=(28, 64),
     ),
 }
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 REPORT_FILE = "classification_report.txt"
 RESULTS_FILE = "results.json"
 CONFUSION_FILE = "confusion_matrix.png"
+ROC_FILE = "roc_curve.png"
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Report:
     y_true: np.ndarray
     y_pred: np.ndarray
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Positive-class scores (binary reports), for ROC curves and Grad-CAM picks.
+    y_score: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-sample arrays)."""
@@ -391,3 +394,42 @@ def class_weights(y: Sequence[int] | np.ndarray) -> dict[int, float]:
     classes, counts = np.unique(labels, return_counts=True)
     n, k = labels.size, len(classes)
     return {int(c): float(n / (k * m)) for c, m in zip(classes, counts, strict=True)}
+
+
+def evaluate_binary(model: keras.Model, val: tf.data.Dataset, y_val: Sequence[int],
+                    test: tf.data.Dataset, y_test: Sequence[int], class_names: Sequence[str],
+                    run_dir: Path | str | None = None, method: str = "youden",
+                    target: float | None = None, extra: dict[str, Any] | None = None) -> Report:
+    """Evaluate a two-class model the clinical way: threshold from val, report on test.
+
+    The decision threshold is chosen on the validation predictions only
+    (:func:`choose_threshold` with ``method``/``target``) and then applied unchanged
+    to the test predictions (:func:`binary_report`: accuracy next to the majority
+    baseline, AUC, sensitivity, specificity). ``extra`` also gets the accuracy at the
+    plain 0.5 threshold and MedMNIST's ACC/AUC, so both conventions can be quoted.
+    With ``run_dir`` the report is saved (:func:`save`) and a ROC plot is added.
+    """
+    p_val = predict(model, val)
+    p_test = predict(model, test)
+    threshold = choose_threshold(y_val, p_val, method=method, target=target)
+    report = binary_report(y_test, p_test, threshold, class_names, split="test")
+    acc_05, auc = medmnist_metrics(y_test, p_test, "binary-class")
+    report.extra.update({
+        "threshold_method": method,
+        "val_auc": roc(y_val, p_val).auc,
+        "accuracy_at_0.5": acc_05,
+        "medmnist_acc": acc_05,
+        "medmnist_auc": auc,
+        **(extra or {}),
+    })
+    report.text += f"accuracy at 0.5    {acc_05:.4f}   (MedMNIST's ACC convention)\n"
+    report.y_score = _positive_scores(p_test)
+    if run_dir is not None:
+        save(report, run_dir)
+        from cnnlabs import plots
+
+        plots.roc_curve(roc(y_test, p_test), path=Path(run_dir) / ROC_FILE,
+                        title=f"ROC (test, n={report.n})", threshold=threshold,
+                        operating_point=(1 - report.extra["specificity"],
+                                         report.extra["sensitivity"]))
+    return report

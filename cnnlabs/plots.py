@@ -1,4 +1,4 @@
-"""Figures: training curves, montages, confusion matrices, misclassified samples.
+"""Figures: training curves, montages, confusion matrices, ROC curves, misclassified samples.
 
 Every function draws with matplotlib's object API and returns the ``Figure``;
 with ``path`` it also saves a PNG there and closes the figure, so that
@@ -193,4 +193,31 @@ def augmentation_grid(images: np.ndarray, names: Sequence[str], copies: int = 6,
             if row == 0:
                 ax.set_title("original" if col == 0 else f"#{col}", fontsize=9)
     fig.suptitle("augmentation: " + (", ".join(names) or "none"))
+    return _finish(fig, path)
+
+
+def roc_curve(curves: object | Mapping[str, object], path: Path | str | None = None,
+              title: str = "ROC curve", threshold: float | None = None,
+              operating_point: tuple[float, float] | None = None) -> Figure:
+    """ROC curve(s): true positive rate (sensitivity) against false positive rate.
+
+    ``curves`` is one ``evaluation.RocCurve`` or a mapping of labels to them (to
+    compare models); each legend entry carries its AUC. ``operating_point``
+    ``(fpr, tpr)`` marks where the chosen ``threshold`` puts the classifier.
+    """
+    named = curves if isinstance(curves, Mapping) else {"model": curves}
+    fig, axes = _figure(1, 1, (5, 5))
+    ax = axes[0, 0]
+    for label, curve in named.items():
+        ax.plot(curve.fpr, curve.tpr, label=f"{label} (AUC {curve.auc:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUC 0.5)")
+    if operating_point is not None:
+        shown = "" if threshold is None else f" (threshold {threshold:.3f})"
+        ax.plot(*operating_point, "o", color="black", label=f"operating point{shown}")
+    ax.set_xlabel("false positive rate (1 - specificity)")
+    ax.set_ylabel("true positive rate (sensitivity)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title)
     return _finish(fig, path)

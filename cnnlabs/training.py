@@ -68,6 +68,8 @@ class Recipe:
         mixed_precision: compute in float16 on GPUs that support it (compute
             capability 7.0+); the output layer stays float32. Ignored on CPUs.
         jit_compile: passed to ``Model.compile`` (``"auto"`` lets Keras decide).
+        balance_classes: weight the loss by balanced class weights computed on the
+            training labels (``evaluation.class_weights``), for imbalanced data.
     """
 
     optimizer: str = "adam"
@@ -85,6 +87,7 @@ class Recipe:
     label_smoothing: float = 0.0
     mixed_precision: bool = False
     jit_compile: bool | str = "auto"
+    balance_classes: bool = False
 
 
 #: recipes[model][profile]. ``smoke`` is tiny on purpose: it checks the plumbing.
@@ -164,15 +167,22 @@ DEFAULT_RECIPES: dict[str, Recipe] = {
 }
 
 
-def recipe(model: str, profile: Profile | str | None = None, **overrides: Any) -> Recipe:
+def recipe(model: str, profile: Profile | str | None = None, dataset: str | None = None,
+           **overrides: Any) -> Recipe:
     """The recipe for ``model`` under ``profile``, with ``overrides`` applied.
+
+    A recipe written for one model on one dataset (``RECIPES["minivggnet@pneumoniamnist"]``)
+    wins over the model's general one when ``dataset`` is given.
 
     Example:
         >>> recipe("lenet", "cpu", epochs=3).epochs
         3
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    table = RECIPES.get(model.lower(), DEFAULT_RECIPES)
+    key = model.lower()
+    if dataset is not None and f"{key}@{dataset.lower()}" in RECIPES:
+        key = f"{key}@{dataset.lower()}"
+    table = RECIPES.get(key, DEFAULT_RECIPES)
     chosen = table.get(prof.name, DEFAULT_RECIPES[prof.name])
     overrides = {k: v for k, v in overrides.items() if v is not None}
     chosen = replace(chosen, **overrides)
@@ -376,6 +386,7 @@ def fit(
     backup_every: int | None = 200,
     extra_callbacks: list | None = None,
     plot: bool = True,
+    class_weight: dict[int, float] | None = None,
 ) -> keras.callbacks.History:
     """Train ``model`` on ``data`` with recipe ``r``, writing into ``run_dir``.
 
@@ -390,11 +401,20 @@ def fit(
         backup_every: also back up every this many batches, so that an
             interruption mid-epoch loses little; ``None`` backs up at epoch ends only.
         extra_callbacks: appended after the standard ones.
+        class_weight: per-class loss weights for imbalanced data; ``None`` takes
+            balanced weights from ``data.y_train`` when ``r.balance_classes`` is set,
+            and otherwise weighs every sample equally.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = data.steps_per_epoch
     compile_model(model, r, steps, one_hot=data.one_hot)
+    if class_weight is None and r.balance_classes:
+        if data.y_train is None:
+            raise ValueError("The recipe balances classes, but the pipelines carry no y_train.")
+        from cnnlabs.evaluation import class_weights
+
+        class_weight = class_weights(data.y_train)
     previous = read_history(run_dir)
     best_so_far = max((row.get("val_accuracy", -math.inf) for row in previous), default=None)
     checkpoint = keras.callbacks.ModelCheckpoint(
@@ -421,6 +441,7 @@ def fit(
             epochs=r.epochs,
             callbacks=callbacks,
             verbose=verbose,
+            class_weight=class_weight,
         )
     model.save(run_dir / FINAL_MODEL_FILE)
     return history

@@ -217,3 +217,66 @@ def test_medmnist_rejects_bad_tasks_and_one_class_labels():
                                     "multi-label, binary-class")
     with pytest.raises(ValueError, match="predictions"):
         evaluation.medmnist_metrics([0, 1, 1], [0.2, 0.8], "binary-class")
+
+
+def _score_model():
+    """A 'model' whose positive-class probability is its single input value."""
+    import keras
+
+    inputs = keras.Input((1,))
+    return keras.Model(inputs, keras.layers.Concatenate()([1.0 - inputs, inputs]))
+
+
+def _dataset(scores, labels):
+    import tensorflow as tf
+
+    x = np.asarray(scores, dtype="float32").reshape(-1, 1)
+    return tf.data.Dataset.from_tensor_slices((x, np.asarray(labels))).batch(3)
+
+
+def test_evaluate_binary_takes_the_threshold_from_val_and_reports_on_test(tmp_path):
+    model = _score_model()
+    # Test split: at the val threshold 0.6, 3 of 4 positives and 3 of 4 negatives are right;
+    # at 0.5 one more negative is wrong.
+    y_test = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    s_test = np.array([0.1, 0.3, 0.55, 0.65, 0.4, 0.6, 0.9, 0.95])
+    report = evaluation.evaluate_binary(model, _dataset(S_VAL, Y_VAL), Y_VAL,
+                                        _dataset(s_test, y_test), y_test,
+                                        ["normal", "pneumonia"], run_dir=tmp_path)
+    assert report.extra["threshold"] == pytest.approx(0.6)
+    assert report.extra["threshold_method"] == "youden"
+    assert report.extra["val_auc"] == pytest.approx(0.875)
+    assert report.extra["sensitivity"] == pytest.approx(0.75)
+    assert report.extra["specificity"] == pytest.approx(0.75)
+    assert report.accuracy == pytest.approx(0.75)
+    assert report.extra["accuracy_at_0.5"] == pytest.approx(5 / 8)  # 0.55 and 0.65 > 0.5, 0.4 < 0.5
+    assert report.extra["medmnist_auc"] == pytest.approx(report.extra["auc"])
+    # 13 of the 16 (positive, negative) pairs are ordered correctly.
+    assert report.extra["auc"] == pytest.approx(13 / 16)
+    np.testing.assert_allclose(report.y_score, s_test, atol=1e-6)
+    for name in ("results.json", "classification_report.txt", "confusion_matrix.png",
+                 "roc_curve.png"):
+        assert (tmp_path / name).is_file(), name
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["threshold"] == pytest.approx(0.6) and saved["baseline_accuracy"] == 0.5
+
+
+def test_evaluate_binary_with_a_target_sensitivity():
+    model = _score_model()
+    report = evaluation.evaluate_binary(model, _dataset(S_VAL, Y_VAL), Y_VAL,
+                                        _dataset(S_VAL, Y_VAL), Y_VAL, ["normal", "pneumonia"],
+                                        method="sensitivity", target=1.0)
+    assert report.extra["threshold"] == pytest.approx(0.3)
+    assert report.extra["sensitivity"] == 1.0
+
+
+def test_roc_plot_marks_the_operating_point(tmp_path):
+    from cnnlabs import plots
+
+    curve = evaluation.roc(Y_VAL, S_VAL)
+    fig = plots.roc_curve({"a": curve, "b": curve}, path=tmp_path / "roc.png", threshold=0.6,
+                          operating_point=(0.0, 0.75))
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["a (AUC 0.875)", "b (AUC 0.875)", "chance (AUC 0.5)",
+                      "operating point (threshold 0.600)"]
+    assert (tmp_path / "roc.png").stat().st_size > 0

@@ -375,3 +375,24 @@ _TABLE = (
 
 #: The twelve MedMNIST v2 2D datasets, by flag, in MedMNIST's order.
 MEDMNIST: dict[str, MedMNISTFlag] = {entry.flag: entry for entry in _TABLE}
+
+
+@dataclass(frozen=True)
+class PublishedResult:
+    """One model's test ACC and AUC as published in the MedMNIST v2 paper (Table 3)."""
+
+    method: str
+    acc: float
+    auc: float
+
+
+#: Published PneumoniaMNIST test results quoted by the labs (Yang et al. 2023, MedMNIST v2,
+#: Scientific Data 10:41, Table 3). ACC is at MedMNIST's fixed 0.5 threshold.
+PUBLISHED: dict[str, tuple[PublishedResult, ...]] = {
+    "pneumoniamnist": (
+        PublishedResult("ResNet-18 (28)", 0.854, 0.944),
+        PublishedResult("ResNet-50 (224)", 0.884, 0.962),
+        PublishedResult("AutoKeras", 0.878, 0.947),
+        PublishedResult("Google AutoML Vision", 0.946, 0.991),
+    ),
+}
