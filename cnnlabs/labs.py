@@ -59,6 +59,11 @@ LABS: tuple[Lab, ...] = (
         "MiniGoogLeNet"),
     Lab(6, "resnet_cifar10", "ResNet on CIFAR-10: degradation and residual modules", "CIFAR-10",
         "ResNet"),
+    Lab(7, "medmnist_pneumonia", "PneumoniaMNIST: a medical CNN evaluated like a clinical test",
+        "MedMNIST PneumoniaMNIST (28 px)", "small ResNet"),
+    Lab(8, "chest_xray_transfer_learning",
+        "Chest X-rays: transfer learning, thresholds and Grad-CAM",
+        "Kaggle chest X-ray (Kermany et al.)", "MobileNetV2 (ImageNet) fine-tuned"),
 )
 
 

@@ -269,3 +269,8 @@ def test_weights_path_argument(tmp_path: Path) -> None:
 
 def test_lazy_export_list_matches_module() -> None:
     assert set(tl.__all__) == models._TRANSFER_API
+
+
+def test_random_weights_are_announced_loudly() -> None:
+    with pytest.warns(tl.NoPretrainedWeightsWarning, match="NO PRETRAINED WEIGHTS"):
+        tl.transfer("mobilenetv2", (32, 32, 3), 2, weights=None)

@@ -141,7 +141,8 @@ def compare(model: keras.Model, reference: keras.Model) -> list[str]:
 
 #: Names of cnnlabs.models.transfer_learning available as cnnlabs.models.<name>.
 _TRANSFER_API = frozenset({
-    "BACKBONES", "PREPROCESS", "Backbone", "BackbonePreprocessing", "WeightsUnavailableError",
+    "BACKBONES", "PREPROCESS", "Backbone", "BackbonePreprocessing", "NoPretrainedWeightsWarning",
+    "WeightsUnavailableError",
     "apply_preprocessing", "backbone_of", "fetch_weights", "freeze_backbone", "get_backbone",
     "keras_cache_dir", "preprocessing", "trainable_summary", "transfer", "unfreeze_top",
     "weights_path",

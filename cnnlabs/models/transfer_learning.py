@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 MODES = ("tf", "torch", "caffe", "none")
+
+
+class NoPretrainedWeightsWarning(UserWarning):
+    """Issued when a transfer model is built without pretrained weights (``weights=None``)."""
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -399,6 +404,15 @@ def transfer(
         if not Path(weights).is_file():
             raise FileNotFoundError(f"No weights file at {weights}.")
         weights_file = str(weights)
+
+    else:
+        warnings.warn(
+            f"NO PRETRAINED WEIGHTS: {spec.name} starts from random weights (weights=None). "
+            "This is not transfer learning, and its accuracy says nothing about it; use "
+            "weights='imagenet' (or a weights file) for real results.",
+            NoPretrainedWeightsWarning,
+            stacklevel=2,
+        )
 
     base = spec.application()(include_top=False, weights=None, input_shape=(h, w, 3),
                               name="backbone")
