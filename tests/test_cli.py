@@ -126,3 +126,20 @@ def test_a_model_too_big_for_the_images_fails_before_any_run_folder(capsys, empt
         assert cli.main(["train", "alexnet", "cifar10", "--profile", "smoke"]) == 2
     assert "at least 67x67" in capsys.readouterr().err
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_train_on_a_two_class_dataset_reports_like_a_clinical_test(capsys, empty_data_dir,
+                                                                   tmp_path):
+    out_dir = tmp_path / "run"
+    with pytest.warns(UserWarning, match="(?i)mock"):
+        status = cli.main(["train", "resnet_small", "pneumoniamnist", "--profile", "smoke",
+                           "--out", str(out_dir)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    for word in ("AUC", "sensitivity", "specificity", "majority baseline", "threshold"):
+        assert word in printed
+    results = json.loads((out_dir / "results.json").read_text())
+    assert results["threshold_method"] == "youden" and 0.0 <= results["threshold"] <= 1.0
+    assert results["recipe"]["balance_classes"] is True
+    assert {"auc", "sensitivity", "specificity", "accuracy_at_0.5", "val_auc"} <= set(results)
+    assert (out_dir / "roc_curve.png").is_file()

@@ -246,3 +246,39 @@ def test_a_model_trained_with_one_cycle_saves_and_reloads(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / training.FINAL_MODEL_FILE)
     saved = reloaded.optimizer.get_config()["learning_rate"]
     assert saved["class_name"] == "OneCycle" and saved["config"]["peak"] == pytest.approx(0.05)
+
+
+def test_a_dataset_specific_recipe_wins_when_the_dataset_is_named():
+    general = training.recipe("resnet_small", "cpu")
+    specific = training.recipe("resnet_small", "cpu", "pneumoniamnist")
+    assert general.optimizer == "sgd" and not general.balance_classes
+    assert specific.optimizer == "adamw" and specific.balance_classes
+    assert training.recipe("resnet_small", "cpu", "cifar10") == general
+    assert training.recipe("resnet_small", "smoke", "PneumoniaMNIST").epochs == 1
+
+
+def test_transfer_recipes_fine_tune_with_a_lower_rate_and_some_layers_unfrozen():
+    features = training.recipe("transfer_features", "full")
+    finetune = training.recipe("transfer_finetune", "full")
+    assert features.unfreeze == 0 and finetune.unfreeze > 0
+    assert finetune.learning_rate <= features.learning_rate / 10
+    assert features.balance_classes and finetune.balance_classes
+    assert "flip" not in features.augment  # a mirrored chest puts the heart on the wrong side
+
+
+@pytest.mark.parametrize("balance, expected", [(False, 0.9), (True, 0.5)])
+def test_balanced_class_weights_make_both_classes_count_equally(tmp_path, balance, expected):
+    # Blank images carry no information, so the model can only learn the class prior:
+    # 90% ones without weights, and 50/50 once each class weighs the same in the loss.
+    y = np.array([1] * 180 + [0] * 20)
+    x = np.zeros((200, 4, 4, 1), np.uint8)
+    splits = Splits("blank", x, y, x[:10], y[:10], ["a", "b"], x_val=x[:10], y_val=y[:10])
+    r = training.Recipe(optimizer="adam", learning_rate=0.05, schedule="constant", epochs=40,
+                        batch_size=200, balance_classes=balance)
+    data = pipelines.build(splits, r.batch_size, "cpu")
+    assert data.y_train.tolist() == y.tolist()
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    training.fit(model, data, r, tmp_path, verbose=0, plot=False)
+    p = model.predict(np.zeros((1, 4, 4, 1), "float32"), verbose=0)[0, 1]
+    assert p == pytest.approx(expected, abs=0.03)
