@@ -480,3 +480,35 @@ def test_importing_the_module_is_light() -> None:
         "if m in sys.modules]; assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --- the catalogue entry: `cnnlabs data list` / `data fetch chest_xray` ---------------------
+
+
+def test_catalogue_lists_chest_xray_and_points_array_loading_to_the_file_loader(tmp_path):
+    from cnnlabs import datasets
+    from cnnlabs.datasets.errors import DatasetError
+
+    assert "chest_xray" in datasets.names()
+    entry = datasets.info("chest_xray")
+    assert (entry.train_size, entry.test_size, entry.class_names) == (
+        5216, 624, ("NORMAL", "PNEUMONIA"))
+    with pytest.raises(DatasetError, match=r"chest_xray\.load"):
+        datasets.load("chest_xray", "smoke", data_dir=tmp_path)
+
+
+def test_fetch_returns_the_cached_root(tmp_path):
+    from cnnlabs import datasets
+
+    root = make_tree(tmp_path / "cache" / "chest_xray" / "chest_xray")
+    assert datasets.fetch("chest_xray", data_dir=tmp_path / "cache") == root
+
+
+def test_fetch_without_cache_or_credentials_lists_the_three_fixes(tmp_path, no_credentials):
+    from cnnlabs import datasets
+
+    with pytest.raises(DownloadError) as caught:
+        datasets.fetch("chest_xray", data_dir=tmp_path / "empty")
+    message = str(caught.value)
+    assert "KAGGLE_USERNAME" in message and "kaggle.json" in message and "Colab" in message
+    assert str(tmp_path / "empty" / "chest_xray") in message

@@ -54,8 +54,8 @@ def test_train_on_real_data_uses_the_cache(capsys, real_mnist_npz, monkeypatch, 
     ("argv", "message"),
     [
         (["train", "resnet9000", "mnist"], "lenet, lenet5, minigooglenet, minivggnet"),
-        (["train", "lenet", "imagenet"], "Valid names: bloodmnist, breastmnist, chestmnist,"),
-        (["labs", "run", "42"], "Valid labs: 00, 01, 02, 03, 04, 05, 06"),
+        (["train", "lenet", "imagenet"], "Valid names: bloodmnist, breastmnist, chest_xray,"),
+        (["labs", "run", "42"], "Valid labs: 00, 01, 02, 03, 04, 05, 06, 07, 08"),
     ],
 )
 def test_unknown_names_fail_with_the_valid_ones(capsys, argv, message):

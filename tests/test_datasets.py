@@ -125,6 +125,7 @@ def test_catalogue_describes_mnist() -> None:
     assert names() == [
         "bloodmnist",
         "breastmnist",
+        "chest_xray",
         "chestmnist",
         "cifar10",
         "dermamnist",

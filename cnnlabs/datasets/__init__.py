@@ -112,6 +112,12 @@ def load_entry(
     seed: int = 0,
 ) -> Splits:
     """:func:`load` for a catalogue entry, including one built on the fly (a MedMNIST size)."""
+    if entry.loader == "chest_xray":
+        raise DatasetError(
+            "chest_xray is a folder of JPEGs read as file lists, not arrays: use "
+            "cnnlabs.datasets.chest_xray.load(profile, image_size=..., color_mode=...) and "
+            "cnnlabs.pipelines.build_files (see labs/08_chest_xray_transfer_learning.ipynb)."
+        )
     chosen = _profile(profile)
     folder = Path(data_dir) if data_dir is not None else config.data_dir()
     splits = _loader(entry).load(entry, chosen, folder, seed=seed)
@@ -138,6 +144,10 @@ def fetch(name: str, data_dir: Path | None = None, progress: bool = True) -> Pat
     """
     entry = info(name)
     folder = Path(data_dir) if data_dir is not None else config.data_dir()
+    if entry.loader == "chest_xray":  # a Kaggle download (kagglehub), not one checked file
+        from cnnlabs.datasets import chest_xray
+
+        return chest_xray.download(folder, profile=config.PROFILES["full"])  # asked for: fetch
     loader = _loader(entry)
     # A loader with several cache layouts says which copy it would read.
     finder = getattr(loader, "cached", None)

@@ -157,8 +157,9 @@ CIFAR10 = DatasetInfo(
 
 #: The Kaggle chest X-rays. A folder of JPEGs, not an array file: it is read as file
 #: lists by :func:`cnnlabs.datasets.chest_xray.load` (decoded later by the tf.data
-#: pipeline), so it is deliberately *not* in :data:`CATALOG`, whose entries
-#: ``datasets.load(name)`` turns into in-memory arrays. The metadata still lives here.
+#: pipeline). It is in :data:`CATALOG` for ``cnnlabs data list`` and ``cnnlabs data
+#: fetch chest_xray`` (a Kaggle download); ``datasets.load("chest_xray")``, which
+#: returns in-memory arrays, points to ``chest_xray.load`` instead.
 CHEST_XRAY = DatasetInfo(
     name="chest_xray",
     title="Chest X-ray images, pneumonia (Kaggle, Kermany et al. 2018)",
@@ -189,6 +190,7 @@ CHEST_XRAY = DatasetInfo(
 CATALOG: dict[str, DatasetInfo] = {
     MNIST.name: MNIST,
     CIFAR10.name: CIFAR10,
+    CHEST_XRAY.name: CHEST_XRAY,
 }
 
 
