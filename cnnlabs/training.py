@@ -202,6 +202,17 @@ RECIPES["resnet_small@pneumoniamnist"] = {
 }
 RECIPES["minivggnet@pneumoniamnist"] = RECIPES["resnet_small@pneumoniamnist"]
 
+# The chest X-rays from scratch (no pretrained weights): the fallback figure where
+# ImageNet weights cannot be had. Grey 128 px images, the transfer recipes' augmentation.
+_XRAY_SCRATCH = Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4,
+                       schedule="cosine", batch_size=32,
+                       augment=("rotate", "zoom", "translate", "contrast"), balance_classes=True)
+RECIPES["resnet_xray@chest_xray"] = {
+    "smoke": replace(_XRAY_SCRATCH, epochs=1, schedule="constant"),
+    "cpu": replace(_XRAY_SCRATCH, epochs=12),
+    "full": replace(_XRAY_SCRATCH, epochs=30),
+}
+
 DEFAULT_RECIPES: dict[str, Recipe] = {
     "smoke": Recipe(schedule="constant", epochs=1, batch_size=64),
     "cpu": Recipe(epochs=10),

@@ -30,6 +30,7 @@ _FAMILIES: dict[str, str] = {
     "resnet": "cnnlabs.models.resnet",
     "resnet_cifar": "cnnlabs.models.resnet",
     "resnet_small": "cnnlabs.models.resnet",
+    "resnet_xray": "cnnlabs.models.resnet",
     "densenet_mini": "cnnlabs.models.densenet",
     "plain20": "cnnlabs.models.plainnet",
     "plain56": "cnnlabs.models.plainnet",

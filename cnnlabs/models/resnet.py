@@ -219,3 +219,15 @@ def resnet_cifar(input_shape: Sequence[int], classes: int, reg: float = 5e-4) ->
 def resnet_small(input_shape: Sequence[int], classes: int, reg: float = 1e-4) -> keras.Model:
     """A fast ResNet for smoke runs: stages (3, 3, 3), filters (16, 16, 32, 64)."""
     return resnet(input_shape, classes, stages=(3, 3, 3), filters=(16, 16, 32, 64), reg=reg)
+
+
+@register("resnet_xray")
+def resnet_xray(input_shape: Sequence[int], classes: int, reg: float = 1e-4) -> keras.Model:
+    """A small ResNet for larger grey images (chest X-rays at 128 px) trained from scratch.
+
+    The "imagenet" stem (5x5 convolution, 3x3 / 2 max pooling) halves the image
+    first, then stages (3, 3, 3) with filters (32, 32, 64, 128), global average
+    pooling and softmax: cheap enough to train on a laptop CPU.
+    """
+    return resnet(input_shape, classes, stages=(3, 3, 3), filters=(32, 32, 64, 128), reg=reg,
+                  stem="imagenet")

@@ -1,0 +1,150 @@
+"""The medical rows of docs/results.md: PneumoniaMNIST over seeds, and the chest X-rays.
+
+Usage (from the repository root, with ``$DATA`` a filled data cache; see
+benchmarks/README.md):
+
+    # PneumoniaMNIST at 28 px: one `cnnlabs train` run per seed, then the median
+    CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py pneumoniamnist resnet_small \\
+        --profile cpu --seeds 42 1 2
+
+    # Chest X-rays, transfer learning in two phases (lab 08's chain); needs the
+    # ImageNet weights in the Keras cache or a network connection
+    CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py chest_xray --backbone mobilenetv2 \\
+        --profile full
+
+    # Chest X-rays, a CNN from the library trained from scratch (no pretrained weights)
+    CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py chest_xray --scratch resnet_xray \\
+        --profile cpu --size 128 --color grayscale
+
+Every run chooses its decision threshold on the validation split (the official
+one for PneumoniaMNIST, the patient-grouped one for the chest X-rays) and reports
+the official test split: accuracy at that threshold and at 0.5, AUC, sensitivity,
+specificity and the majority baseline. Nothing is written into docs/: a figure
+goes there after a person has read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_row import cpu_model  # noqa: E402
+
+KEYS = ("accuracy", "accuracy_at_0.5", "auc", "sensitivity", "specificity", "threshold")
+
+
+def hardware() -> str:
+    from cnnlabs import config
+
+    gpus = config.gpu_names()
+    return ", ".join(gpus) if gpus else f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
+
+
+def pneumoniamnist(args: argparse.Namespace) -> None:
+    from cnnlabs import cli
+
+    rows = []
+    for seed in args.seeds:
+        out = args.out / f"{args.model}-pneumoniamnist-{args.profile}-s{seed}" if args.out else None
+        start = time.perf_counter()
+        result = cli.train(args.model, "pneumoniamnist", profile=args.profile, seed=seed,
+                           epochs=args.epochs, out=out, verbose=2)
+        result["wall_seconds"] = time.perf_counter() - start
+        rows.append(result)
+    print(f"\nPneumoniaMNIST (28 px), {args.model}, profile {args.profile}, {hardware()}")
+    print("| seed | ACC (val threshold) | ACC at 0.5 | AUC | sensitivity | specificity | "
+          "threshold | training time |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['seed']} | {row['accuracy']:.4f} | {row['accuracy_at_0.5']:.4f} | "
+              f"{row['auc']:.4f} | {row['sensitivity']:.4f} | {row['specificity']:.4f} | "
+              f"{row['threshold']:.3f} | {row['train_seconds']:.0f} s |")
+    medians = {k: statistics.median(r[k] for r in rows) for k in KEYS}
+    print(f"| median | {medians['accuracy']:.4f} | {medians['accuracy_at_0.5']:.4f} | "
+          f"{medians['auc']:.4f} | {medians['sensitivity']:.4f} | "
+          f"{medians['specificity']:.4f} | | |")
+    print(json.dumps({"medians": medians, "runs": [{k: r[k] for k in (*KEYS, "seed")}
+                                                   for r in rows]}))
+
+
+def chest_xray(args: argparse.Namespace) -> None:
+    from cnnlabs import config, evaluation, models, pipelines, training
+    from cnnlabs.datasets import chest_xray as cx
+
+    prof = config.get_profile(args.profile)
+    config.seed_everything(args.seed)
+    size = args.size or prof.image_size
+    data_split = cx.load(prof, image_size=(size, size), color_mode=args.color, seed=args.seed)
+    print(data_split.describe())
+    for note in data_split.notes:
+        print("  note:", note)
+    label = args.backbone or args.scratch
+    run_dir = args.out or config.new_run_dir(f"chest_xray-{label}-{size}-{prof.name}")
+    start = time.perf_counter()
+    if args.backbone:
+        phases = [training.recipe("transfer_features", prof, epochs=args.epochs),
+                  training.recipe("transfer_finetune", prof, epochs=args.epochs)]
+        data = pipelines.build_files(data_split, phases[0].batch_size, seed=args.seed,
+                                     augment=phases[0].augment,
+                                     value_range=pipelines.RAW_PIXELS)
+        model = models.transfer(args.backbone, data_split.input_shape, 2,
+                                weights=args.weights if args.weights != "none" else None)
+        training.fit(model, data, phases[0], run_dir / "1_feature_extraction", verbose=2)
+        models.unfreeze_top(model, phases[1].unfreeze)
+        training.fit(model, data, phases[1], run_dir / "2_fine_tuning", verbose=2)
+        recipes = phases
+    else:
+        r = training.recipe(args.scratch, prof, "chest_xray", epochs=args.epochs)
+        data = pipelines.build_files(data_split, r.batch_size, seed=args.seed, augment=r.augment)
+        model = models.build(args.scratch, data_split.input_shape, 2)
+        training.fit(model, data, r, run_dir, verbose=2)
+        recipes = [r]
+    seconds = time.perf_counter() - start
+    report = evaluation.evaluate_binary(model, data.val, data.y_val, data.test, data.y_test,
+                                        data.class_names, run_dir=run_dir)
+    print(report)
+    e = report.extra
+    how = (f"{args.backbone} (weights {args.weights})" if args.backbone
+           else f"{args.scratch} from scratch")
+    epochs = " + ".join(str(r.epochs) for r in recipes)
+    print("\nresults.md row:")
+    print(f"| {how} | {size} px {args.color} | {prof.name} | {report.accuracy * 100:.1f}% | "
+          f"{e['sensitivity'] * 100:.1f}% | {e['specificity'] * 100:.1f}% | {e['auc']:.3f} | "
+          f"{e['threshold']:.3f} | {epochs} | {seconds:.0f} s | {hardware()} |")
+    print(json.dumps({k: e.get(k, report.accuracy) for k in KEYS}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="task", required=True)
+    p = sub.add_parser("pneumoniamnist")
+    p.add_argument("model")
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None)
+    c = sub.add_parser("chest_xray")
+    which = c.add_mutually_exclusive_group(required=True)
+    which.add_argument("--backbone", help="a models.transfer backbone (two phases)")
+    which.add_argument("--scratch", help="a models.build name, trained from scratch")
+    c.add_argument("--weights", default="imagenet", help="imagenet, none, or a weights file")
+    c.add_argument("--profile", default="cpu")
+    c.add_argument("--size", type=int, default=None, help="image side (default: the profile's)")
+    c.add_argument("--color", default="rgb", choices=("rgb", "grayscale"))
+    c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--seed", type=int, default=42)
+    c.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    (pneumoniamnist if args.task == "pneumoniamnist" else chest_xray)(args)
+
+
+if __name__ == "__main__":
+    main()
