@@ -224,6 +224,8 @@ PINNED = [
      2_265_748, 2_252_046,
      lambda: expected_resnet((3, 4, 6), (64, 128, 256, 512), 200, stem="imagenet")),
     ("densenet_mini", CIFAR, 10, {}, 181_210, 176_122, expected_densenet),
+    ("resnet_medmnist", (28, 28, 1), 2, {}, 81_958, 79_876,
+     lambda: expected_resnet((3, 3, 3), (32, 32, 64, 128), 2, channels=1)),
     ("resnet_xray", (128, 128, 1), 2, {}, 82_598, 80_452,
      lambda: expected_resnet((3, 3, 3), (32, 32, 64, 128), 2, stem="imagenet", channels=1)),
 ]

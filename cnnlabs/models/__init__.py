@@ -31,6 +31,7 @@ _FAMILIES: dict[str, str] = {
     "resnet_cifar": "cnnlabs.models.resnet",
     "resnet_small": "cnnlabs.models.resnet",
     "resnet_xray": "cnnlabs.models.resnet",
+    "resnet_medmnist": "cnnlabs.models.resnet",
     "densenet_mini": "cnnlabs.models.densenet",
     "plain20": "cnnlabs.models.plainnet",
     "plain56": "cnnlabs.models.plainnet",

@@ -231,3 +231,13 @@ def resnet_xray(input_shape: Sequence[int], classes: int, reg: float = 1e-4) -> 
     """
     return resnet(input_shape, classes, stages=(3, 3, 3), filters=(32, 32, 64, 128), reg=reg,
                   stem="imagenet")
+
+
+@register("resnet_medmnist")
+def resnet_medmnist(input_shape: Sequence[int], classes: int, reg: float = 1e-4) -> keras.Model:
+    """A small ResNet for 28 px MedMNIST images: stages (3, 3, 3), filters (32, 32, 64, 128).
+
+    Twice the width of ``resnet_small`` (81,958 parameters on 28x28x1 with two
+    classes), still small enough for 4,708 training images to train on a CPU in minutes.
+    """
+    return resnet(input_shape, classes, stages=(3, 3, 3), filters=(32, 32, 64, 128), reg=reg)
