@@ -512,3 +512,26 @@ def test_fetch_without_cache_or_credentials_lists_the_three_fixes(tmp_path, no_c
     message = str(caught.value)
     assert "KAGGLE_USERNAME" in message and "kaggle.json" in message and "Colab" in message
     assert str(tmp_path / "empty" / "chest_xray") in message
+
+
+def test_training_goes_on_after_a_corrupt_jpeg(tmp_path: Path) -> None:
+    """A corrupt file is quarantined at load time; the pipeline and a fit then run cleanly."""
+    import keras
+
+    from cnnlabs import pipelines, training
+
+    root = make_tree(tmp_path / "data" / "chest_xray")
+    corrupt = root / "train" / "NORMAL" / "IM-0115-0001.jpeg"
+    corrupt.write_bytes(corrupt.read_bytes()[:150])
+    with pytest.warns(SkippedImagesWarning):
+        data = cx.load(SMOKE, data_dir=tmp_path / "data", image_size=(24, 24),
+                       color_mode="grayscale", quarantine_dir=tmp_path / "q")
+    assert corrupt not in set(data.train.paths) | set(data.val.paths)
+    piped = pipelines.build_files(data, 4, seed=0)
+    model = keras.Sequential([keras.Input((24, 24, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    r = training.Recipe(optimizer="adam", learning_rate=1e-2, schedule="constant", epochs=2,
+                        batch_size=4, balance_classes=True)
+    history = training.fit(model, piped, r, tmp_path / "run", verbose=0, plot=False)
+    assert len(history.history["loss"]) == 2
+    assert all(np.isfinite(history.history["loss"]))
