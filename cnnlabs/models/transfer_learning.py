@@ -55,7 +55,8 @@ from keras import layers, ops
 from cnnlabs.models import check_input, predictions
 
 __all__ = [
-    "BACKBONES", "PREPROCESS", "Backbone", "BackbonePreprocessing", "WeightsUnavailableError",
+    "BACKBONES", "PREPROCESS", "Backbone", "BackbonePreprocessing", "NoPretrainedWeightsWarning",
+    "WeightsUnavailableError",
     "apply_preprocessing", "backbone_of", "fetch_weights", "freeze_backbone", "get_backbone",
     "keras_cache_dir", "preprocessing", "trainable_summary", "transfer", "unfreeze_top",
     "weights_path",
