@@ -102,3 +102,18 @@ def test_sync_rewrites_a_forked_repository_everywhere(tmp_path, monkeypatch):
 def test_unknown_lab_number_lists_the_valid_ones():
     with pytest.raises(KeyError, match="Valid labs: 00, 01, 02, 03, 04, 05, 06"):
         labs.get(42)
+
+
+@pytest.mark.parametrize("number", [7, 8])
+def test_medical_labs_run_on_mock_data_when_nothing_is_cached(number, empty_data_dir, tmp_path):
+    """A student without the data still gets a lab that runs end to end (smoke, mock data)."""
+    executed = labs.run(number, profile="smoke", out=tmp_path / "run")
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    printed = "".join(
+        "".join(output.get("text", ""))
+        for cell in nb["cells"] if cell["cell_type"] == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert "MOCK" in printed
+    assert "majority baseline" in printed and "sensitivity" in printed
+    assert list(empty_data_dir.iterdir()) == []  # mock data is written to the run folder only

@@ -314,6 +314,11 @@ def test_smoke_with_an_empty_cache_gives_mock_data_without_network(
     with pytest.warns(MockDataWarning):
         chest = datasets.load("chestmnist", "smoke")
     assert chest.is_mock and chest.y_train.shape == (len(chest.x_train), 14)
+    assert chest.y_val.shape == (MEDMNIST["chestmnist"].val_size, 14)
+    # MedMNIST ships a validation split, so its mock stand-in has one too.
+    with pytest.warns(MockDataWarning):
+        pneumonia = datasets.load("pneumoniamnist", "smoke")
+    assert pneumonia.x_val.shape == (524, 28, 28, 1) and set(pneumonia.y_val) == {0, 1}
     assert urlopen_calls == [] and list(empty_data_dir.iterdir()) == []
 
 

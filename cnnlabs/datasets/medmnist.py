@@ -132,6 +132,8 @@ def load(
             eye = np.eye(info.num_classes, dtype=np.int64)
             splits.y_train = eye[splits.y_train]
             splits.y_test = eye[splits.y_test]
+            if splits.y_val is not None:
+                splits.y_val = eye[splits.y_val]
         return splits
     else:
         error = DownloadError(

@@ -59,8 +59,13 @@ def mock_labels(num_classes: int, n: int, rng: np.random.Generator) -> np.ndarra
     return labels
 
 
-def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0) -> Splits:
-    """Synthetic :class:`Splits` shaped like ``info``, deterministic for a given seed."""
+def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0,
+                n_val: int | None = None) -> Splits:
+    """Synthetic :class:`Splits` shaped like ``info``, deterministic for a given seed.
+
+    A dataset that ships a validation split (``info.val_size``, as MedMNIST) gets a
+    mock one too, of ``n_val`` samples (default: ``info.val_size``).
+    """
     if n_train < 0 or n_test < 0:
         raise ValueError(f"Sample counts must be >= 0, got n_train={n_train}, n_test={n_test}.")
     patterns = class_patterns(info, seed)
@@ -68,6 +73,11 @@ def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0) -> 
     test_rng = np.random.default_rng([seed, 2])
     y_train = mock_labels(info.num_classes, n_train, train_rng)
     y_test = mock_labels(info.num_classes, n_test, test_rng)
+    x_val = y_val = None
+    if info.val_size is not None:
+        val_rng = np.random.default_rng([seed, 3])
+        y_val = mock_labels(info.num_classes, info.val_size if n_val is None else n_val, val_rng)
+        x_val = mock_images(info, y_val, val_rng, patterns)
     return Splits(
         name=info.name,
         x_train=mock_images(info, y_train, train_rng, patterns),
@@ -75,6 +85,8 @@ def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0) -> 
         x_test=mock_images(info, y_test, test_rng, patterns),
         y_test=y_test,
         class_names=list(info.class_names),
+        x_val=x_val,
+        y_val=y_val,
         source="mock",
         is_mock=True,
         notes=[
