@@ -29,7 +29,6 @@ import shutil
 import warnings
 from collections import Counter, deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -321,38 +320,10 @@ def verify_images(
     files from a list; :func:`load` does so.
     """
     paths = _paths_of(files_or_root)
-    reasons: dict[int, str] = {}
-    if paths:
-        chunks = [range(s, min(s + 256, len(paths))) for s in range(0, len(paths), 256)]
-        threads = min(4, os.cpu_count() or 1, len(chunks))
-
-        def work(indices: range) -> dict[int, str]:
-            return {i: r for i in indices if (r := _check_one(paths[i])) is not None}
-
-        if threads > 1:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                for failed in pool.map(work, chunks):
-                    reasons.update(failed)
-        else:
-            for chunk in chunks:
-                reasons.update(work(chunk))
     report = VerifyReport(checked=len(paths), quarantine_dir=quarantine_dir)
-    for i in sorted(reasons):
-        report.bad.append(_set_aside(paths[i], reasons[i], quarantine_dir))
+    for item in imagefolder.find_unreadable(paths):
+        report.bad.append(_set_aside(item.path, item.reason, quarantine_dir))
     return report
-
-
-def _check_one(path: Path) -> str | None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except imagefolder._DECODE_ERRORS as exc:
-        return imagefolder._reason(exc)
-    except Image.DecompressionBombError as exc:
-        return imagefolder._reason(exc)
-    return None
 
 
 def _set_aside(path: Path, reason: str, quarantine_dir: Path | None) -> BadImage:
@@ -395,7 +366,7 @@ def _paths_of(source: FileList | Iterable[FileList] | Path | str) -> list[Path]:
             for name in CLASS_NAMES:
                 folder = root / split / name
                 if folder.is_dir():
-                    paths.extend(sorted(p for p in folder.iterdir() if _is_image_file(p)))
+                    paths.extend(folder / n for n in imagefolder.image_names(folder))
         return paths
     return [path for files in source for path in files.paths]
 
@@ -815,24 +786,15 @@ def _group_key(path: Path) -> str:
 
 
 def _subfolders(folder: Path) -> list[str]:
+    """imagefolder's listing, for a search that must not stop at an unreadable folder."""
     try:
-        with os.scandir(folder) as entries:
-            return sorted(
-                e.name for e in entries if not imagefolder.is_ignored(e.name) and e.is_dir()
-            )
+        return imagefolder.subfolders(folder)
     except OSError:
         return []
 
 
-def _is_image_file(path: Path) -> bool:
-    return imagefolder.is_image_name(path.name) and path.is_file()
-
-
 def _count_images(folder: Path) -> int:
-    if not folder.is_dir():
-        return 0
-    with os.scandir(folder) as entries:
-        return sum(1 for e in entries if imagefolder.is_image_name(e.name) and e.is_file())
+    return len(imagefolder.image_names(folder)) if folder.is_dir() else 0
 
 
 def _describe_folder(path: Path) -> str:

@@ -152,12 +152,12 @@ def scan(root: Path, split: str, class_names: Sequence[str] | None = None) -> Fi
     expected = None if class_names is None else tuple(class_names)
     if not folder.is_dir():
         parent = folder.parent
-        seen = _subfolders(parent) if parent.is_dir() else []
+        seen = subfolders(parent) if parent.is_dir() else []
         found = ", ".join(f"{name}/" for name in seen) if seen else "nothing"
         where = f"{parent} holds: {found}" if parent.is_dir() else f"{parent} does not exist"
         raise _layout_error(folder, expected, f"there is no folder {folder} ({where})", "")
 
-    images = {name: _images_in(folder / name) for name in _subfolders(folder)}
+    images = {name: image_names(folder / name) for name in subfolders(folder)}
     found = _found_summary(images)
     if expected is None:
         if not images:
@@ -277,17 +277,48 @@ def describe_skipped(skipped: Sequence[SkippedImage], limit: int = _NAMED) -> st
     return named + (f"; and {rest} more" if rest > 0 else "")
 
 
-# --- internals ---------------------------------------------------------------------------------
+def find_unreadable(paths: Sequence[Path | str]) -> list[SkippedImage]:
+    """Fully decode each file with Pillow, keeping no pixels; the ones it cannot read.
+
+    For checking a whole dataset before training (the decoded images would not
+    fit in memory). Files are checked on a few threads; the result is in the
+    order of ``paths``.
+    """
+    from PIL import Image
+
+    files = [p if isinstance(p, Path) else Path(p) for p in paths]
+
+    def reason(path: Path) -> str | None:
+        try:
+            with Image.open(path) as image:
+                image.load()
+        except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
+            return _reason(exc)
+        return None
+
+    threads = min(4, os.cpu_count() or 1)
+    if threads > 1 and len(files) > _CHUNK:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            reasons = list(pool.map(reason, files, chunksize=_CHUNK))
+    else:
+        reasons = [reason(path) for path in files]
+    return [SkippedImage(path, why) for path, why in zip(files, reasons, strict=True)
+            if why is not None]
 
 
-def _subfolders(folder: Path) -> list[str]:
+def subfolders(folder: Path) -> list[str]:
+    """The sub-folder names of ``folder``, sorted (hidden ones and ``__MACOSX`` skipped)."""
     with os.scandir(folder) as entries:
         return sorted(e.name for e in entries if not is_ignored(e.name) and e.is_dir())
 
 
-def _images_in(folder: Path) -> list[str]:
+def image_names(folder: Path) -> list[str]:
+    """The image file names directly inside ``folder``, sorted (hidden and other files skipped)."""
     with os.scandir(folder) as entries:
         return sorted(e.name for e in entries if is_image_name(e.name) and e.is_file())
+
+
+# --- internals ---------------------------------------------------------------------------------
 
 
 def _joined(folder: Path, names: list[str]) -> list[Path]:
@@ -486,9 +517,12 @@ __all__ = [
     "decode",
     "describe_skipped",
     "expected_tree",
+    "find_unreadable",
+    "image_names",
     "is_ignored",
     "is_image_name",
     "read_images",
     "scan",
+    "subfolders",
     "subsample_files",
 ]
