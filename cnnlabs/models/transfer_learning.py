@@ -309,16 +309,6 @@ def _unavailable_message(spec: Backbone, input_shape: Sequence[int], target: Pat
     )
 
 
-def _md5(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch_weights(backbone: str, input_shape: Sequence[int] = (224, 224, 3)) -> Path:
     """Path of the cached ImageNet ``include_top=False`` weights, downloading them if needed.
 
@@ -328,11 +318,15 @@ def fetch_weights(backbone: str, input_shape: Sequence[int] = (224, 224, 3)) -> 
     """
     spec = get_backbone(backbone)
     target = weights_path(spec.name, input_shape)
-    existed = target.exists()
-    if existed and spec.file_hash and _md5(target) != spec.file_hash:
-        # Keras would delete the file and download again; keep the user's file instead.
-        raise WeightsUnavailableError(_unavailable_message(
-            spec, input_shape, target, ValueError("md5 mismatch")))
+    if target.exists():
+        # A cached or pre-placed file: checked once here (Keras would delete a mismatching
+        # file and download again; the user's file is kept instead).
+        from cnnlabs.datasets.download import md5_file
+
+        if spec.file_hash and md5_file(target) != spec.file_hash:
+            raise WeightsUnavailableError(_unavailable_message(
+                spec, input_shape, target, ValueError("md5 mismatch")))
+        return target
     try:
         found = keras.utils.get_file(
             spec.weights_file(input_shape),
@@ -342,7 +336,7 @@ def fetch_weights(backbone: str, input_shape: Sequence[int] = (224, 224, 3)) -> 
             cache_dir=str(target.parent.parent),
         )
     except Exception as error:  # noqa: BLE001 - any download failure means "unavailable"
-        if target.exists() and not existed:
+        if target.exists():
             target.unlink()  # a download that failed its hash check
         raise WeightsUnavailableError(
             _unavailable_message(spec, input_shape, target, error)
