@@ -164,22 +164,31 @@ RECIPES.update({
 })
 
 
+def _medical_recipes(base: Recipe, cpu_epochs: int, full_epochs: int,
+                     mixed_precision: bool = False) -> dict[str, Recipe]:
+    """The three profiles of a medical recipe: one constant-rate epoch in smoke."""
+    return {
+        "smoke": replace(base, epochs=1, schedule="constant"),
+        "cpu": replace(base, epochs=cpu_epochs),
+        "full": replace(base, epochs=full_epochs, mixed_precision=mixed_precision),
+    }
+
+
+#: Augmentation for chest X-rays at full size: mild geometry and contrast, no flips,
+#: since a mirrored chest puts the heart on the wrong side.
+_XRAY_AUGMENT = ("rotate", "zoom", "translate", "contrast")
+
+
 def _transfer_recipes(learning_rate: float, cpu_epochs: int, full_epochs: int,
                       unfreeze: int = 0) -> dict[str, Recipe]:
     """One phase of transfer learning on the chest X-rays (``models.transfer``).
 
     Adam, cosine decay, batch 32, balanced class weights (the training split is
-    74% pneumonia), and mild geometric and contrast augmentation: no flips, since
-    a mirrored chest puts the heart on the wrong side.
+    74% pneumonia), :data:`_XRAY_AUGMENT`; mixed precision on capable GPUs.
     """
     base = Recipe(optimizer="adam", learning_rate=learning_rate, schedule="cosine",
-                  batch_size=32, augment=("rotate", "zoom", "translate", "contrast"),
-                  balance_classes=True, unfreeze=unfreeze)
-    return {
-        "smoke": replace(base, epochs=1, schedule="constant"),
-        "cpu": replace(base, epochs=cpu_epochs),
-        "full": replace(base, epochs=full_epochs, mixed_precision=True),
-    }
+                  batch_size=32, augment=_XRAY_AUGMENT, balance_classes=True, unfreeze=unfreeze)
+    return _medical_recipes(base, cpu_epochs, full_epochs, mixed_precision=True)
 
 
 RECIPES.update({
@@ -193,27 +202,20 @@ RECIPES.update({
 # PneumoniaMNIST (28 px, 4,708 training images, 74% pneumonia): a small network,
 # AdamW, balanced class weights, and augmentation without flips (a mirrored chest
 # puts the heart on the wrong side). Measured in docs/results.md.
-_PNEUMONIAMNIST = Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4,
-                         schedule="cosine", batch_size=128,
-                         augment=("crop", "rotate", "zoom", "contrast"), balance_classes=True)
-_PNEUMONIAMNIST_RECIPES = {
-    "smoke": replace(_PNEUMONIAMNIST, epochs=1, schedule="constant"),
-    "cpu": replace(_PNEUMONIAMNIST, epochs=30),
-    "full": replace(_PNEUMONIAMNIST, epochs=30),
-}
+_PNEUMONIAMNIST_RECIPES = _medical_recipes(
+    Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, schedule="cosine",
+           batch_size=128, augment=("crop", "rotate", "zoom", "contrast"),
+           balance_classes=True),
+    cpu_epochs=30, full_epochs=30)
 for _name in ("resnet_medmnist", "resnet_small", "minivggnet"):
     RECIPES[f"{_name}@pneumoniamnist"] = _PNEUMONIAMNIST_RECIPES
 
 # The chest X-rays from scratch (no pretrained weights): the fallback figure where
 # ImageNet weights cannot be had. Grey 128 px images, the transfer recipes' augmentation.
-_XRAY_SCRATCH = Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4,
-                       schedule="cosine", batch_size=32,
-                       augment=("rotate", "zoom", "translate", "contrast"), balance_classes=True)
-RECIPES["resnet_xray@chest_xray"] = {
-    "smoke": replace(_XRAY_SCRATCH, epochs=1, schedule="constant"),
-    "cpu": replace(_XRAY_SCRATCH, epochs=12),
-    "full": replace(_XRAY_SCRATCH, epochs=30),
-}
+RECIPES["resnet_xray@chest_xray"] = _medical_recipes(
+    Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, schedule="cosine",
+           batch_size=32, augment=_XRAY_AUGMENT, balance_classes=True),
+    cpu_epochs=12, full_epochs=30)
 
 DEFAULT_RECIPES: dict[str, Recipe] = {
     "smoke": Recipe(schedule="constant", epochs=1, batch_size=64),
