@@ -222,11 +222,15 @@ def _ram_gib() -> float | None:
 
 
 def seed_everything(seed: int = 42) -> None:
-    """Seed Python, NumPy, TensorFlow and Keras so that runs repeat.
+    """Seed Python, NumPy, TensorFlow and Keras: same initial weights, same data order.
 
-    It also sets ``PYTHONHASHSEED`` for child processes. GPU kernels can still
-    be non-deterministic; call ``tf.config.experimental.enable_op_determinism()``
-    when bit-exact repeats matter more than speed.
+    It also sets ``PYTHONHASHSEED`` for child processes. Training still does not
+    repeat bit for bit, on a GPU or on a CPU: parallel kernels and the tf.data
+    threads add in a different order from run to run, and the differences grow
+    over the epochs (one PneumoniaMNIST configuration and seed, trained twice on one
+    CPU, ended at 0.907 and 0.928 test accuracy; see docs/results.md). Call
+    ``tf.config.experimental.enable_op_determinism()`` when bit-exact repeats
+    matter more than speed, and compare recipes over several seeds.
     """
     import keras
 
