@@ -35,6 +35,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,7 +79,7 @@ def pneumoniamnist(args: argparse.Namespace) -> None:
                                                    for r in rows]}))
 
 
-def hindsight_accuracy(y_true, scores) -> float:
+def hindsight_accuracy(y_true: Sequence[int], scores: Sequence[float]) -> float:
     """The best accuracy any single threshold gives on these very labels.
 
     Choosing the threshold on the test labels is exactly what a result must not do;
