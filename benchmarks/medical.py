@@ -105,9 +105,10 @@ def pneumoniamnist_models(args: argparse.Namespace) -> None:
 
     def row(name: str, p_val: np.ndarray, p_test: np.ndarray) -> None:
         threshold = evaluation.choose_threshold(y_val, p_val)
-        auc = evaluation.roc(y_test, p_test).auc
-        print(f"| {name} | {((p_test >= threshold) == y_test).mean():.4f} | "
-              f"{((p_test >= 0.5) == y_test).mean():.4f} | {auc:.4f} | {threshold:.3f} | "
+        report = evaluation.binary_report(y_test, p_test, threshold, data.class_names)
+        at_half = evaluation.binary_report(y_test, p_test, 0.5, data.class_names)
+        print(f"| {name} | {report.accuracy:.4f} | {at_half.accuracy:.4f} | "
+              f"{report.extra['auc']:.4f} | {threshold:.3f} | "
               f"{hindsight_accuracy(y_test, p_test):.4f} |")
 
     print("| model | ACC (val threshold) | ACC at 0.5 | AUC | threshold | "

@@ -384,16 +384,18 @@ def class_weights(y: Sequence[int] | np.ndarray) -> dict[int, float]:
     """Balanced class weights ``n / (k * n_c)`` for ``model.fit(class_weight=...)``.
 
     ``n`` is the number of samples, ``k`` the number of classes present and ``n_c`` the
-    count of class ``c``; as scikit-learn's ``compute_class_weight("balanced")``. Each
+    count of class ``c``: scikit-learn's ``compute_class_weight("balanced")``. Each
     class then contributes the same total weight to the loss. Compute them on the
     training labels.
     """
     labels = np.asarray(y).astype(int).ravel()
     if labels.size == 0:
         raise ValueError("Nothing to weight: no labels.")
-    classes, counts = np.unique(labels, return_counts=True)
-    n, k = labels.size, len(classes)
-    return {int(c): float(n / (k * m)) for c, m in zip(classes, counts, strict=True)}
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=classes, y=labels)
+    return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
 
 def evaluate_binary(model: keras.Model, val: tf.data.Dataset, y_val: Sequence[int],

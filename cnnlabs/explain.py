@@ -97,7 +97,7 @@ def find_layer(model: keras.Model, layer: str | None = None) -> tuple[Any, Any |
             )
         if _is_nested(outer):
             inner = _default_in(outer.layers)
-            return (outer, inner) if inner is not None else (outer, None)
+            return outer, inner
         return outer, None
     for lyr in model.layers:
         if lyr.name == layer:
@@ -342,7 +342,7 @@ def plot_gradcam(model: keras.Model, images: Any, labels: Sequence[int] | None =
                  class_names: Sequence[str] | None = None,
                  class_index: int | Sequence[int] | None = None, layer: str | None = None,
                  alpha: float = 0.4, cols: int = 3, path: Path | str | None = None,
-                 title: str | None = None) -> Figure:
+                 title: str | None = None, heatmaps: np.ndarray | None = None) -> Figure:
     """A grid of (image, Grad-CAM overlay) pairs titled with the true and predicted class.
 
     Args:
@@ -351,13 +351,16 @@ def plot_gradcam(model: keras.Model, images: Any, labels: Sequence[int] | None =
         class_names: names for the class numbers.
         cols: image/overlay pairs per row.
         path: also save the figure there as PNG.
+        heatmaps: the :func:`gradcam` maps of these very images, when already computed
+            (they are not computed again).
     """
     from cnnlabs.plots import _figure, _finish
 
     x = _as_batch(model, images)
     probs = np.asarray(model.predict(x, verbose=0))
     pred = probs.argmax(axis=-1)
-    heat = gradcam(model, x, class_index=class_index, layer=layer)
+    heat = (np.asarray(heatmaps) if heatmaps is not None
+            else gradcam(model, x, class_index=class_index, layer=layer))
     n = len(x)
     pairs = max(1, min(int(cols), n))
     rows = -(-n // pairs)
@@ -376,10 +379,9 @@ def plot_gradcam(model: keras.Model, images: Any, labels: Sequence[int] | None =
         ax_img.set_title(f"true: {name(labels[i])}" if labels is not None else f"#{i}",
                          fontsize=9)
         ax_cam.imshow(overlay(x[i], heat[i], alpha=alpha))
-        shown = pred[i] if class_index is None else np.broadcast_to(class_index, (n,))[i]
         text = f"pred: {name(pred[i])} ({probs[i, pred[i]]:.2f})"
         if class_index is not None:
-            text += f"\ncam for: {name(shown)}"
+            text += f"\ncam for: {name(np.broadcast_to(class_index, (n,))[i])}"
         colour = "black" if labels is None or int(labels[i]) == int(pred[i]) else "red"
         ax_cam.set_title(text, fontsize=9, color=colour)
     if title:

@@ -344,6 +344,9 @@ def test_gray_and_rgb_files_decode_to_the_requested_channels(
     x, y = data.read("test")
     assert x.shape == (4, 32, 40, channels) and x.dtype == np.uint8
     assert y.tolist() == [0, 0, 1, 1]
+    x_two, y_two = data.read("test", indices=[3, 0])  # those files only, in that order
+    assert y_two.tolist() == [1, 0]
+    np.testing.assert_array_equal(x_two, x[[3, 0]])
     with pytest.raises(ValueError, match="color_mode"):
         cx.load(SMOKE, data_dir=tmp_path, color_mode="rgba")
 

@@ -173,3 +173,18 @@ def test_plot_gradcam(square_model: keras.Model, tmp_path: Path) -> None:
     titles = [ax.get_title() for ax in fig.axes]
     assert "true: square" in titles and any(t.startswith("pred: ") for t in titles)
     assert len(fig.axes) == 2 * 2 * 2
+
+
+def test_plot_gradcam_draws_given_heatmaps_without_computing_them(
+    square_model: keras.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x, y = synthetic(2, 9)
+    heat = explain.gradcam(square_model, x)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("gradcam ran again")
+
+    monkeypatch.setattr(explain, "gradcam", fail)
+    fig = explain.plot_gradcam(square_model, x, labels=y, heatmaps=heat)
+    overlays = [ax.images[0].get_array() for ax in fig.axes[1::2] if ax.images]
+    np.testing.assert_allclose(overlays[0], explain.overlay(x[0], heat[0]), atol=1e-6)

@@ -28,7 +28,7 @@ import re
 import shutil
 import warnings
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -437,15 +437,21 @@ class ImageFolderSplits:
         return text
 
     def read(
-        self, split: str = "train", limit: int | None = None, *, seed: int = 0
+        self, split: str = "train", limit: int | None = None, *, seed: int = 0,
+        indices: Sequence[int] | np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decode (part of) a split with Pillow: ``(x, y)`` as uint8 ``(N, H, W, C)`` and int64.
 
         For montages and quick looks, not for training (use the pipeline). Images
         are forced to :attr:`color_mode` and resized to :attr:`image_size`.
-        ``limit`` picks a stratified, seeded subset; unreadable files are skipped.
+        ``limit`` picks a stratified, seeded subset; ``indices`` picks the files at
+        those positions of the split, in the pipeline's order (only they are decoded).
+        Unreadable files are skipped.
         """
-        files = imagefolder.subsample_files(self.split(split), limit, rng=seed)
+        files = self.split(split)
+        if indices is not None:
+            files = files.subset(indices)
+        files = imagefolder.subsample_files(files, limit, rng=seed)
         x, y, _ = imagefolder.read_images(files, self.input_shape, self.color_mode)
         return x, y
 
