@@ -18,7 +18,7 @@ lists the ones it uses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,6 +140,47 @@ def augment_dataset(ds: tf.data.Dataset, names: Sequence[str], image_shape: Sequ
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def _shuffle_batch_augment(
+    ds: tf.data.Dataset,
+    n: int,
+    batch_size: int,
+    *,
+    training: bool,
+    seed: int,
+    augment: Sequence[str],
+    image_shape: Sequence[int],
+    num_classes: int | None,
+    before_augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    after_augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
+) -> tf.data.Dataset:
+    """The steps every pipeline shares, after its per-image ones (and any cache).
+
+    Shuffle (training) -> batch -> ``before_augment`` -> augment (training) ->
+    ``after_augment`` -> one-hot labels (``num_classes``) -> prefetch. The two hooks
+    are per-batch image maps; augmentation always sees images in [0, 1].
+    """
+    import tensorflow as tf
+
+    if training:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if before_augment is not None:
+        ds = ds.map(lambda x, y: (before_augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        ds = augment_dataset(ds, augment, image_shape, seed)
+    if after_augment is not None:
+        ds = ds.map(lambda x, y: (after_augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if num_classes is not None:
+        ds = ds.map(lambda image, label: (image, tf.one_hot(label, num_classes)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+
+
 def from_arrays(
     x: np.ndarray,
     y: np.ndarray,
@@ -166,8 +207,7 @@ def from_arrays(
     """
     import tensorflow as tf
 
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    _check_batch_size(batch_size)
     if x.ndim != 4:
         raise ValueError(f"expected images shaped (N, H, W, C); got {x.shape}.")
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype("int64")))
@@ -175,15 +215,9 @@ def from_arrays(
                 num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
-    if training:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if training:
-        ds = augment_dataset(ds, augment, x.shape[1:], seed)
-    if num_classes is not None:
-        ds = ds.map(lambda image, label: (image, tf.one_hot(label, num_classes)),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _shuffle_batch_augment(ds, len(x), batch_size, training=training, seed=seed,
+                                  augment=augment, image_shape=x.shape[1:],
+                                  num_classes=num_classes)
 
 
 @dataclass
@@ -320,8 +354,7 @@ def from_files(
 
     if color_mode not in COLOR_MODES:
         raise ValueError(f"color_mode must be one of {tuple(COLOR_MODES)}; got {color_mode!r}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    _check_batch_size(batch_size)
     if len(image_size) != 2 or min(int(s) for s in image_size) < 1:
         raise ValueError(f"image_size must be (height, width); got {tuple(image_size)}.")
     labels = np.asarray(labels, dtype="int64").ravel()
@@ -338,20 +371,17 @@ def from_files(
     elif cache:
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         ds = ds.cache(str(cache))
-    if training:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x, y: (normalise(x), y),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
-    if training:
-        shape = (int(image_size[0]), int(image_size[1]), channels)
-        ds = augment_dataset(ds, augment, shape, seed)
     low, high = float(value_range[0]), float(value_range[1])
-    if (low, high) != UNIT_PIXELS:
-        ds = ds.map(lambda x, y: (x * (high - low) + low, y), num_parallel_calls=tf.data.AUTOTUNE)
-    if num_classes is not None:
-        ds = ds.map(lambda image, label: (image, tf.one_hot(label, num_classes)),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    scale = None if (low, high) == UNIT_PIXELS else (lambda x: x * (high - low) + low)
+    before, after = normalise, scale
+    if scale is not None and not (training and augment):
+        # Nothing to augment in between: normalise and scale in one map.
+        before, after = (lambda x: scale(normalise(x))), None
+    return _shuffle_batch_augment(ds, len(labels), batch_size, training=training, seed=seed,
+                                  augment=augment,
+                                  image_shape=(int(image_size[0]), int(image_size[1]), channels),
+                                  num_classes=num_classes, before_augment=before,
+                                  after_augment=after)
 
 
 def build_files(
@@ -379,7 +409,7 @@ def build_files(
         split_cache = cache if isinstance(cache, bool) else Path(f"{cache}.{split}")
         return from_files(files.paths, files.labels, batch_size, image_size=splits.image_size,
                           color_mode=splits.color_mode, training=training, seed=seed,
-                          cache=split_cache, augment=augment if training else (),
+                          cache=split_cache, augment=augment,
                           value_range=value_range, num_classes=classes)
 
     return Pipelines(

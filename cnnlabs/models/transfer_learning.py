@@ -41,6 +41,7 @@ pass ``weights=<path>`` or ``weights=None`` (random initialisation).
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import warnings
@@ -52,15 +53,9 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-from cnnlabs.models import check_input, predictions
+from cnnlabs.models import _TRANSFER_API, check_input, predictions
 
-__all__ = [
-    "BACKBONES", "PREPROCESS", "Backbone", "BackbonePreprocessing", "NoPretrainedWeightsWarning",
-    "WeightsUnavailableError",
-    "apply_preprocessing", "backbone_of", "fetch_weights", "freeze_backbone", "get_backbone",
-    "keras_cache_dir", "preprocessing", "trainable_summary", "transfer", "unfreeze_top",
-    "weights_path",
-]
+__all__ = sorted(_TRANSFER_API)  # one list, kept in cnnlabs.models for the lazy import
 
 _TF_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -473,13 +468,7 @@ def unfreeze_top(model: keras.Model, n: int) -> keras.Model:
 
 
 def _count(variables: Sequence[Any]) -> int:
-    total = 0
-    for v in variables:
-        size = 1
-        for d in v.shape:
-            size *= int(d)
-        total += size
-    return total
+    return sum(math.prod(int(d) for d in v.shape) for v in variables)
 
 
 def trainable_summary(model: keras.Model) -> dict[str, int]:
