@@ -47,6 +47,7 @@ __all__ = [
     "Splits",
     "UnknownDatasetError",
     "fetch",
+    "fetch_entry",
     "info",
     "load",
     "load_entry",
@@ -142,7 +143,11 @@ def fetch(name: str, data_dir: Path | None = None, progress: bool = True) -> Pat
     Raises:
         UnknownDatasetError, CacheError, DownloadError, ChecksumError.
     """
-    entry = info(name)
+    return fetch_entry(info(name), data_dir, progress)
+
+
+def fetch_entry(entry: DatasetInfo, data_dir: Path | None = None, progress: bool = True) -> Path:
+    """:func:`fetch` for a catalogue entry, including one built on the fly (a MedMNIST size)."""
     folder = Path(data_dir) if data_dir is not None else config.data_dir()
     if entry.loader == "chest_xray":  # a Kaggle download (kagglehub), not one checked file
         from cnnlabs.datasets import chest_xray

@@ -128,8 +128,13 @@ def patient_id(filename: str) -> str:
     far as :func:`grouped_split` can tell, each such file is its own patient.
     """
     name = Path(filename).name
+    return _match_patient(name) or Path(name).stem
+
+
+def _match_patient(name: str) -> str | None:
+    """The patient id in a file name of one of the three known styles, else ``None``."""
     match = _PERSON.match(name) or _IM.match(name)
-    return match.group(1) if match else Path(name).stem
+    return match.group(1) if match else None
 
 
 def count_patients(files: FileList) -> dict[str, int]:
@@ -224,8 +229,9 @@ def grouped_split(files: FileList, val_fraction: float, seed: int = 0) -> tuple[
                 chosen.append(k)
                 taken += size
         # One more patient if that brings the share closer to the target.
-        rest = [(size, k) for k, size in zip(keys, sizes, strict=True) if k not in set(chosen)]
-        if rest and len(rest) > 1:
+        taken_keys = set(chosen)
+        rest = [(size, k) for k, size in zip(keys, sizes, strict=True) if k not in taken_keys]
+        if len(rest) > 1:
             size, k = min(rest, key=lambda item: abs(taken + item[0] - target))
             if abs(taken + size - target) < abs(taken - target):
                 chosen.append(k)
@@ -785,10 +791,8 @@ def _mock_tree(folder: Path, seed: int) -> Path:
 
 
 def _group_key(path: Path) -> str:
-    name = Path(path).name
-    if _PERSON.match(name) or _IM.match(name):
-        return patient_id(name)
-    return f"file:{path}"  # an unrecognised name: a group of its own
+    # an unrecognised name: a group of its own
+    return _match_patient(Path(path).name) or f"file:{path}"
 
 
 def _subfolders(folder: Path) -> list[str]:

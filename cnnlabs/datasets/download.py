@@ -13,6 +13,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from cnnlabs.datasets.errors import ChecksumError, DownloadError, manual_download_steps
 
@@ -21,22 +22,22 @@ TIMEOUT_S = 60.0
 _CHUNK = 1 << 20
 
 
-def sha256_file(path: Path) -> str:
-    """The SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
+def _file_digest(path: Path, digest: Any) -> str:
+    """Feed a file to a ``hashlib`` object in chunks; its hex digest."""
     with Path(path).open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 hex digest of a file, read in chunks."""
+    return _file_digest(path, hashlib.sha256())
 
 
 def md5_file(path: Path) -> str:
     """The MD5 hex digest of a file, read in chunks (MedMNIST publishes MD5 sums)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _file_digest(path, hashlib.md5(usedforsecurity=False))
 
 
 def manual_steps(
@@ -120,7 +121,7 @@ def download(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        md5_digest = hashlib.md5(usedforsecurity=False)
+        md5_digest = hashlib.md5(usedforsecurity=False) if md5 else None  # only when checked
         received = 0
         with urllib.request.urlopen(url, timeout=timeout) as response:
             expected = _content_length(response)
@@ -138,7 +139,8 @@ def download(
                 while chunk := response.read(_CHUNK):
                     handle.write(chunk)
                     digest.update(chunk)
-                    md5_digest.update(chunk)
+                    if md5_digest is not None:
+                        md5_digest.update(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
         if expected is not None and received != expected:
@@ -147,7 +149,7 @@ def download(
                 "try again"
             )
         for algorithm, wanted, got in (("SHA-256", sha256, digest.hexdigest()),
-                                       ("MD5", md5, md5_digest.hexdigest())):
+                                       ("MD5", md5, md5_digest and md5_digest.hexdigest())):
             if wanted is not None and got != wanted.lower():
                 raise ChecksumError(
                     f"The file downloaded from {url} has {algorithm} {got}, "

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlabs import config
 from cnnlabs.config import Profile
 from cnnlabs.datasets import npz
 from cnnlabs.datasets.catalog import DatasetInfo, medmnist_entry
@@ -89,13 +88,9 @@ def fetch_medmnist(
 
     An existing file is validated and kept (no download). Returns its path.
     """
-    info = medmnist_entry(flag, size)
-    folder = Path(data_dir) if data_dir is not None else config.data_dir()
-    path = info.cache_path(folder)
-    if not path.exists():
-        download(info.url, path, None, progress, dataset=info.name, md5=info.md5)
-    validate(path, info)
-    return path
+    from cnnlabs.datasets import fetch_entry
+
+    return fetch_entry(medmnist_entry(flag, size), data_dir, progress)
 
 
 def load(
@@ -124,7 +119,8 @@ def load(
         splits = splits_from_arrays(info, read(path, info), source=str(path))
     elif profile.allow_download:
         download(info.url, path, None, progress, dataset=info.name, md5=info.md5)
-        splits = splits_from_arrays(info, read(path, info), source=str(path))
+        # download() has just checked the official MD5: no need to hash the file again.
+        splits = splits_from_arrays(info, read(path, info, check_md5=False), source=str(path))
     elif profile.allow_mock:
         splits = fallback(info, profile, f"{path} does not exist", seed=seed)
         if meta.multi_label:
@@ -136,7 +132,7 @@ def load(
                 splits.y_val = eye[splits.y_val]
         return splits
     else:
-        error = DownloadError(
+        raise DownloadError(
             f"{info.name} is not in the data cache ({path} does not exist), and profile "
             f"{profile.name!r} neither downloads data nor falls back to mock data.\n"
             f"The official file is {info.url} (MD5 {info.md5}); save it as {path}.\n"
@@ -145,18 +141,17 @@ def load(
             sha256=None,
             target=path,
         )
-        error.md5 = info.md5  # type: ignore[attr-defined]
-        raise error
     if meta.multi_label:
         splits = _cap_randomly(splits, profile, seed)
     return splits
 
 
-def read(path: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
+def read(path: Path, info: DatasetInfo, *, check_md5: bool = True) -> dict[str, np.ndarray]:
     """Read and validate a cached MedMNIST ``.npz``; returns its six arrays as stored.
 
     Warns with :class:`MD5MismatchWarning` when the file is valid but its MD5
-    is not the official one.
+    is not the official one (``check_md5=False`` skips hashing the file, for a
+    file whose MD5 was just checked while downloading it).
 
     Raises:
         CacheError: naming the file, everything wrong with it, and how to fix it.
@@ -167,7 +162,7 @@ def read(path: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
     problems = _problems(arrays, info)
     if problems:
         raise invalid_cache_file(path, info, "; ".join(problems))
-    if info.md5:
+    if check_md5 and info.md5:
         actual = md5_file(path)
         if actual != info.md5:
             warnings.warn(

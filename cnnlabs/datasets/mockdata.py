@@ -59,12 +59,11 @@ def mock_labels(num_classes: int, n: int, rng: np.random.Generator) -> np.ndarra
     return labels
 
 
-def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0,
-                n_val: int | None = None) -> Splits:
+def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0) -> Splits:
     """Synthetic :class:`Splits` shaped like ``info``, deterministic for a given seed.
 
     A dataset that ships a validation split (``info.val_size``, as MedMNIST) gets a
-    mock one too, of ``n_val`` samples (default: ``info.val_size``).
+    mock one too, of ``info.val_size`` samples.
     """
     if n_train < 0 or n_test < 0:
         raise ValueError(f"Sample counts must be >= 0, got n_train={n_train}, n_test={n_test}.")
@@ -76,7 +75,7 @@ def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0,
     x_val = y_val = None
     if info.val_size is not None:
         val_rng = np.random.default_rng([seed, 3])
-        y_val = mock_labels(info.num_classes, info.val_size if n_val is None else n_val, val_rng)
+        y_val = mock_labels(info.num_classes, info.val_size, val_rng)
         x_val = mock_images(info, y_val, val_rng, patterns)
     return Splits(
         name=info.name,
