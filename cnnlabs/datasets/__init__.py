@@ -217,6 +217,9 @@ def subsample(
 ) -> Splits:
     """Cap the train and test splits at ``n_train`` / ``n_test`` (stratified, seeded).
 
+    Multi-hot labels (ChestMNIST) cannot be stratified: they are capped by a seeded
+    random choice instead, and the note says so.
+
     Returns a new :class:`Splits` (the input is not modified) with a note for
     each split that was cut, e.g. "subsampled to 512 of 60000 training images
     (profile smoke)". Validation arrays are kept as they are.
@@ -231,10 +234,15 @@ def subsample(
         x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
         if cap is None or cap >= len(y):
             continue
-        keep = stratified_indices(y, cap, np.random.default_rng([seed, stream]))
+        rng = np.random.default_rng([seed, stream])
+        if y.ndim > 1:  # multi-hot labels (ChestMNIST): stratifying them is not defined
+            keep = rng.choice(len(y), size=cap, replace=False)
+            how = " at random (multi-label, not stratified" + (f"; {reason})" if reason else ")")
+        else:
+            keep, how = stratified_indices(y, cap, rng), detail
         setattr(result, f"x_{split}", x[keep])
         setattr(result, f"y_{split}", y[keep])
-        notes.append(f"subsampled to {cap} of {len(y)} {word} images{detail}")
+        notes.append(f"subsampled to {cap} of {len(y)} {word} images{how}")
     return result
 
 

@@ -28,7 +28,6 @@ ChestMNIST. The official validation split is returned in ``x_val``/``y_val``.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from pathlib import Path
 
@@ -103,10 +102,8 @@ def load(
 ) -> Splits:
     """Load a MedMNIST entry from the cache in ``folder``, downloading or mocking as allowed.
 
-    Returns the full official splits for single-label tasks (``datasets.load``
-    caps them afterwards, stratified); for ChestMNIST the training and test
-    splits are capped here already, by a seeded random choice, because
-    stratifying multi-hot labels is not defined.
+    Returns the full official splits (``datasets.load`` caps them afterwards:
+    stratified, or at random for ChestMNIST's multi-hot labels).
 
     Raises:
         CacheError: the cached file exists but is not a valid copy.
@@ -141,8 +138,6 @@ def load(
             sha256=None,
             target=path,
         )
-    if meta.multi_label:
-        splits = _cap_randomly(splits, profile, seed)
     return splits
 
 
@@ -241,25 +236,4 @@ def _problems(arrays: dict[str, np.ndarray], info: DatasetInfo) -> list[str]:
         elif y.size and (y.min() < 0 or y.max() > top):
             problems.append(f"{key} has labels from {y.min()} to {y.max()}, expected 0 to {top}")
     return problems
-
-
-def _cap_randomly(splits: Splits, profile: Profile, seed: int) -> Splits:
-    """Cap train/test of multi-label splits by a seeded random choice (no stratification)."""
-    notes = list(splits.notes)
-    result = dataclasses.replace(splits, notes=notes)
-    for split, cap, word, stream in (
-        ("train", profile.train_samples, "training", 0),
-        ("test", profile.test_samples, "test", 1),
-    ):
-        x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
-        if cap is None or cap >= len(y):
-            continue
-        keep = np.random.default_rng([seed, stream]).choice(len(y), size=cap, replace=False)
-        setattr(result, f"x_{split}", x[keep])
-        setattr(result, f"y_{split}", y[keep])
-        notes.append(
-            f"subsampled to {cap} of {len(y)} {word} images at random "
-            f"(multi-label, not stratified; profile {profile.name})"
-        )
-    return result
 
