@@ -40,25 +40,6 @@ def md5_file(path: Path) -> str:
     return _file_digest(path, hashlib.md5(usedforsecurity=False))
 
 
-def manual_steps(
-    *,
-    url: str,
-    sha256: str | None,
-    target: Path,
-    dataset: str | None = None,
-    md5: str | None = None,
-) -> str:
-    """:func:`manual_download_steps`, with an MD5 check step when only an MD5 is known."""
-    text = manual_download_steps(url=url, sha256=sha256, target=target, dataset=dataset)
-    if md5 and not sha256:
-        text = text.replace(
-            "  2. (No checksum is recorded for this file.)",
-            f"  2. Check that its MD5 is {md5}\n"
-            "     (Linux: md5sum FILE; macOS: md5 FILE; Windows: certutil -hashfile FILE MD5).",
-        )
-    return text
-
-
 def part_path(target: Path) -> Path:
     """The temporary file a download of ``target`` is streamed into (same folder)."""
     target = Path(target)
@@ -107,7 +88,8 @@ def download(
     target = Path(target)
     part = part_path(target)
     what = dataset or target.name
-    manual = manual_steps(url=url, sha256=sha256, target=target, dataset=dataset, md5=md5)
+    manual = manual_download_steps(url=url, sha256=sha256, target=target, dataset=dataset,
+                                   md5=md5)
 
     def failure(reason: str) -> DownloadError:
         return DownloadError(

@@ -114,15 +114,24 @@ def cache_folder_hint(folder: Path) -> str:
 
 
 def manual_download_steps(
-    *, url: str, sha256: str | None, target: Path, dataset: str | None = None
+    *, url: str, sha256: str | None, target: Path, dataset: str | None = None,
+    md5: str | None = None,
 ) -> str:
-    """The exact steps for putting a file into the cache by hand, as a block of text."""
+    """The exact steps for putting a file into the cache by hand, as a block of text.
+
+    The check step quotes the SHA-256, else the MD5 (MedMNIST publishes only MD5 sums).
+    """
     steps = ["To install the file by hand:", f"  1. Download {url}"]
     if sha256:
         steps.append(
             f"  2. Check that its SHA-256 is {sha256}\n"
             "     (Linux: sha256sum FILE; macOS: shasum -a 256 FILE; "
             "Windows: certutil -hashfile FILE SHA256)."
+        )
+    elif md5:
+        steps.append(
+            f"  2. Check that its MD5 is {md5}\n"
+            "     (Linux: md5sum FILE; macOS: md5 FILE; Windows: certutil -hashfile FILE MD5)."
         )
     else:
         steps.append("  2. (No checksum is recorded for this file.)")

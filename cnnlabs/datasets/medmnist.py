@@ -36,8 +36,8 @@ import numpy as np
 from cnnlabs.config import Profile
 from cnnlabs.datasets import npz
 from cnnlabs.datasets.catalog import DatasetInfo, medmnist_entry
-from cnnlabs.datasets.download import download, manual_steps, md5_file
-from cnnlabs.datasets.errors import DownloadError, invalid_cache_file
+from cnnlabs.datasets.download import download, md5_file
+from cnnlabs.datasets.errors import DownloadError, invalid_cache_file, manual_download_steps
 from cnnlabs.datasets.medmnist_info import KEYS, MEDMNIST, MedMNISTFlag
 from cnnlabs.datasets.mockdata import fallback
 from cnnlabs.datasets.splits import Splits
@@ -133,7 +133,8 @@ def load(
             f"{info.name} is not in the data cache ({path} does not exist), and profile "
             f"{profile.name!r} neither downloads data nor falls back to mock data.\n"
             f"The official file is {info.url} (MD5 {info.md5}); save it as {path}.\n"
-            + manual_steps(url=info.url, sha256=None, target=path, dataset=info.name, md5=info.md5),
+            + manual_download_steps(url=info.url, sha256=None, target=path, dataset=info.name,
+                                    md5=info.md5),
             url=info.url,
             sha256=None,
             target=path,
