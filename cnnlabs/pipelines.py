@@ -232,12 +232,12 @@ class Pipelines:
     n_test: int
     batch_size: int
     class_names: list[str]
+    #: Training labels (after the validation split), for class weights.
+    y_train: np.ndarray
     y_val: np.ndarray
     y_test: np.ndarray
     one_hot: bool = False
     augment: tuple[str, ...] = ()
-    #: Training labels (after the validation split), for class weights.
-    y_train: np.ndarray | None = None
 
     @property
     def steps_per_epoch(self) -> int:

@@ -467,8 +467,6 @@ def fit(
     steps = data.steps_per_epoch
     compile_model(model, r, steps, one_hot=data.one_hot)
     if class_weight is None and r.balance_classes:
-        if data.y_train is None:
-            raise ValueError("The recipe balances classes, but the pipelines carry no y_train.")
         from cnnlabs.evaluation import class_weights
 
         class_weight = class_weights(data.y_train)
