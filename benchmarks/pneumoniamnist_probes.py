@@ -12,9 +12,11 @@ Usage (from the repository root, with ``$DATA`` a filled data cache):
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --reg 5e-4
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe \\
         --augment crop,rotate,zoom,contrast,brightness
+    CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --ema 0.995
+    CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --mixup 0.2
 
 Probes:
-    recipe       the library recipe, with the overrides given (--reg, --augment)
+    recipe       the library recipe, with the changes given (--reg, --augment, --ema, --mixup)
     standardize  a per-image standardisation layer (zero mean, unit variance) first
     upsample2    bilinear upsampling to 56 px inside the model (about 4x the compute)
 """
@@ -34,6 +36,44 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 PROBES = ("recipe", "standardize", "upsample2")
 
 
+def _mixup(alpha: float, seed: int):
+    """A ``Dataset.map`` mixing each batch with a shuffled copy of itself (one-hot labels)."""
+    import tensorflow as tf
+
+    gen = tf.random.Generator.from_seed(seed)
+
+    def mix(images, labels):
+        n = tf.shape(images)[0]
+        seeds = gen.make_seeds(2)
+        g1 = tf.random.stateless_gamma([n], seed=seeds[:, 0], alpha=alpha)
+        g2 = tf.random.stateless_gamma([n], seed=seeds[:, 1], alpha=alpha)
+        lam = g1 / (g1 + g2)
+        order = tf.argsort(gen.uniform([n]))
+        lam_x = tf.reshape(lam, [-1, 1, 1, 1])
+        lam_y = tf.reshape(lam, [-1, 1])
+        images = lam_x * images + (1.0 - lam_x) * tf.gather(images, order)
+        labels = lam_y * labels + (1.0 - lam_y) * tf.gather(labels, order)
+        return images, labels
+
+    return mix
+
+
+def _use_ema(training, momentum: float) -> None:
+    """Make ``training.make_optimizer`` return its optimizer with weight EMA switched on.
+
+    Keras copies the averaged weights into the model when ``fit`` ends, so the
+    evaluation below sees the EMA weights.
+    """
+    make = training.make_optimizer
+
+    def with_ema(r, steps_per_epoch):
+        opt = make(r, steps_per_epoch)
+        return type(opt).from_config({**opt.get_config(), "use_ema": True,
+                                      "ema_momentum": momentum})
+
+    training.make_optimizer = with_ema
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("probe", choices=PROBES)
@@ -41,6 +81,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--reg", type=float, default=None, help="L2 factor of the conv layers")
     parser.add_argument("--augment", default=None, help="comma-separated AUGMENTATIONS names")
+    parser.add_argument("--ema", type=float, default=None,
+                        help="evaluate an exponential moving average of the weights (momentum)")
+    parser.add_argument("--mixup", type=float, default=None,
+                        help="mixup within each training batch, Beta(alpha, alpha) per sample")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -55,7 +99,12 @@ def main() -> None:
     r = training.recipe("resnet_medmnist", prof, "pneumoniamnist", epochs=args.epochs)
     if args.augment is not None:
         r = replace(r, augment=tuple(n for n in args.augment.split(",") if n))
-    data = pipelines.build(splits, r.batch_size, prof, seed=args.seed, augment=r.augment)
+    data = pipelines.build(splits, r.batch_size, prof, seed=args.seed, augment=r.augment,
+                           one_hot=args.mixup is not None)
+    if args.mixup is not None:
+        data = replace(data, train=data.train.map(_mixup(args.mixup, args.seed)))
+    if args.ema is not None:
+        _use_ema(training, args.ema)
 
     shape = splits.input_shape
     scale = 2 if args.probe == "upsample2" else 1
@@ -80,14 +129,16 @@ def main() -> None:
     report = evaluation.evaluate_binary(model, data.val, data.y_val, data.test, data.y_test,
                                         data.class_names, run_dir=run_dir)
     e = report.extra
-    changes = ", ".join(f"{k} {v}" for k, v in (("reg", args.reg), ("augment", args.augment))
+    changes = ", ".join(f"{k} {v}" for k, v in (("reg", args.reg), ("augment", args.augment),
+                                                 ("ema", args.ema), ("mixup", args.mixup))
                         if v is not None)
     print(report)
     print(f"\nprobe {args.probe}{' (' + changes + ')' if changes else ''}, seed {args.seed}, "
           f"{r.epochs} epochs, {hardware()}")
     print(f"| ACC (val threshold) {report.accuracy:.4f} | ACC at 0.5 {e['accuracy_at_0.5']:.4f} | "
           f"AUC {e['auc']:.4f} | threshold {e['threshold']:.3f} | {seconds:.0f} s |")
-    print(json.dumps({"probe": args.probe, "seed": args.seed, "epochs": r.epochs,
+    print(json.dumps({"probe": args.probe, "changes": changes, "seed": args.seed,
+                      "epochs": r.epochs,
                       "accuracy": report.accuracy, "auc": e["auc"],
                       "accuracy_at_0.5": e["accuracy_at_0.5"], "threshold": e["threshold"]}))
 

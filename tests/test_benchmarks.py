@@ -28,3 +28,21 @@ def test_hindsight_accuracy_bounds_every_threshold():
     for t in (0.2, 0.5, 0.8):
         assert best >= ((scores >= t) == y).mean()
     assert medical.hindsight_accuracy(y, np.where(y == 1, 0.9, 0.1)) == 1.0
+
+
+def test_probe_mixup_mixes_images_and_labels_with_the_same_weights():
+    import pneumoniamnist_probes as probes
+    import tensorflow as tf
+
+    # Class-0 images are all 0 and class-1 images all 1, so after mixing, every
+    # pixel of a sample must equal its label's class-1 share.
+    labels = np.array([0, 1, 0, 1, 1, 0, 1, 0])
+    images = np.broadcast_to(labels[:, None, None, None], (8, 4, 4, 1)).astype("float32")
+    one_hot = tf.one_hot(labels, 2)
+    mixed_x, mixed_y = probes._mixup(0.4, seed=3)(tf.constant(images), one_hot)
+    mixed_x, mixed_y = mixed_x.numpy(), mixed_y.numpy()
+    np.testing.assert_allclose(mixed_y.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(mixed_x[:, 0, 0, 0], mixed_y[:, 1], rtol=1e-5, atol=1e-6)
+    assert (mixed_x == mixed_x[:, :1, :1, :]).all()  # one weight per sample, not per pixel
+    share = mixed_y[:, 1]
+    assert ((share > 0.01) & (share < 0.99)).any()  # some samples were mixed across classes
