@@ -7,9 +7,12 @@ benchmarks/README.md):
     CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py pneumoniamnist resnet_small \\
         --profile cpu --seeds 42 1 2
 
-    # PneumoniaMNIST: the saved models of earlier runs, one by one and as an ensemble,
-    # and the best test accuracy any threshold could give (hindsight, not a result)
-    CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py pneumoniamnist-models RUN_DIR [RUN_DIR ...]
+    # PneumoniaMNIST: the saved models of earlier runs, one by one and as an ensemble
+    # (models.ensemble, the mean of their probabilities; --groups K makes K ensembles of
+    # consecutive runs and their median), and the best test accuracy any threshold
+    # could give (hindsight, not a result)
+    CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py pneumoniamnist-models \\
+        RUN_DIR [RUN_DIR ...] [--groups K]
 
     # Chest X-rays, transfer learning in two phases (lab 08's chain); needs the
     # ImageNet weights in the Keras cache or a network connection
@@ -96,33 +99,51 @@ def pneumoniamnist_models(args: argparse.Namespace) -> None:
     import keras
     import numpy as np
 
-    from cnnlabs import config, datasets, evaluation, pipelines
+    from cnnlabs import config, datasets, evaluation, models, pipelines
 
+    runs = list(args.runs)
+    groups = args.groups or (1 if len(runs) > 1 else 0)
+    if groups and len(runs) % groups:
+        raise SystemExit(f"{len(runs)} run folders do not split into {groups} equal groups.")
     prof = config.get_profile("cpu")
     splits = datasets.load("pneumoniamnist", prof, seed=0)
     data = pipelines.build(splits, 256, prof)  # no augmentation; val and test keep their order
     y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
 
-    def row(name: str, p_val: np.ndarray, p_test: np.ndarray) -> None:
+    def row(name: str, model: keras.Model) -> dict[str, float]:
+        p_val = evaluation.predict(model, data.val)[:, 1]
+        p_test = evaluation.predict(model, data.test)[:, 1]
         threshold = evaluation.choose_threshold(y_val, p_val)
         report = evaluation.binary_report(y_test, p_test, threshold, data.class_names)
         at_half = evaluation.binary_report(y_test, p_test, 0.5, data.class_names)
-        print(f"| {name} | {report.accuracy:.4f} | {at_half.accuracy:.4f} | "
-              f"{report.extra['auc']:.4f} | {threshold:.3f} | "
-              f"{hindsight_accuracy(y_test, p_test):.4f} |")
+        result = {"accuracy": report.accuracy, "accuracy_at_0.5": at_half.accuracy,
+                  "auc": report.extra["auc"], "threshold": threshold,
+                  "hindsight": hindsight_accuracy(y_test, p_test)}
+        print(f"| {name} | {result['accuracy']:.4f} | {result['accuracy_at_0.5']:.4f} | "
+              f"{result['auc']:.4f} | {threshold:.3f} | {result['hindsight']:.4f} |")
+        return result
 
     print("| model | ACC (val threshold) | ACC at 0.5 | AUC | threshold | "
           "best ACC at any threshold (hindsight) |")
     print("|---|---|---|---|---|---|")
-    scores_val, scores_test = [], []
-    for run in args.runs:
-        model = keras.saving.load_model(run / "model.keras", compile=False)
-        scores_val.append(evaluation.predict(model, data.val)[:, 1])
-        scores_test.append(evaluation.predict(model, data.test)[:, 1])
-        row(run.name, scores_val[-1], scores_test[-1])
-    if len(args.runs) > 1:
-        row(f"mean of the {len(args.runs)} models", np.mean(scores_val, axis=0),
-            np.mean(scores_test, axis=0))
+    members = []
+    for run in runs:
+        members.append(keras.saving.load_model(run / "model.keras", compile=False))
+        row(run.name, members[-1])
+    if not groups:
+        return
+    size = len(runs) // groups
+    results = []
+    for g in range(groups):
+        chosen = slice(g * size, (g + 1) * size)
+        names = ", ".join(run.name.rsplit("-", 1)[-1] for run in runs[chosen])
+        results.append(row(f"mean of {size} models ({names})",
+                           models.ensemble(members[chosen], name=f"ensemble_{g}")))
+    if groups > 1:
+        medians = {k: statistics.median(r[k] for r in results) for k in results[0]}
+        print(f"| median of the {groups} ensembles | {medians['accuracy']:.4f} | "
+              f"{medians['accuracy_at_0.5']:.4f} | {medians['auc']:.4f} | | |")
+        print(json.dumps({"medians": medians, "ensembles": results}))
 
 
 def chest_xray(args: argparse.Namespace) -> None:
@@ -183,6 +204,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None)
     m = sub.add_parser("pneumoniamnist-models")
     m.add_argument("runs", type=Path, nargs="+", help="run folders holding model.keras")
+    m.add_argument("--groups", type=int, default=None,
+                   help="average the runs in this many consecutive equal groups (default: "
+                        "one group of all); each group is one models.ensemble")
     c = sub.add_parser("chest_xray")
     which = c.add_mutually_exclusive_group(required=True)
     which.add_argument("--backbone", help="a models.transfer backbone (two phases)")

@@ -98,3 +98,53 @@ def test_compare_reports_a_wrong_layer():
     problems = models.compare(other, reference)
     assert any("layer" in p for p in problems)
     assert any("parameters" in p for p in problems)
+
+
+def _constant_classifier(probabilities, shape=(8, 8, 1), name="const"):
+    """A model that outputs ``probabilities`` whatever the image (zero kernel, fixed bias)."""
+    inputs = keras.Input(shape)
+    x = keras.layers.Flatten()(inputs)
+    logits = keras.layers.Dense(len(probabilities), kernel_initializer="zeros",
+                                bias_initializer=keras.initializers.Constant(
+                                    np.log(probabilities)))(x)
+    return keras.Model(inputs, keras.layers.Softmax()(logits), name=name)
+
+
+def test_ensemble_outputs_the_mean_of_its_members(tmp_path):
+    members = [_constant_classifier(p) for p in ([0.9, 0.1], [0.5, 0.5], [0.1, 0.9], [0.2, 0.8])]
+    model = models.ensemble(members)
+    x = np.random.default_rng(0).random((3, 8, 8, 1)).astype("float32")
+    expected = np.array([[0.425, 0.575]] * 3)  # the mean of the four rows above
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5)
+    assert model.count_params() == sum(m.count_params() for m in members)
+    model.save(tmp_path / "ensemble.keras")
+    loaded = keras.saving.load_model(tmp_path / "ensemble.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-5)
+
+
+def test_ensemble_shares_weights_with_same_named_members():
+    a = models.build("resnet_small", (28, 28, 1), 2)
+    b = models.build("resnet_small", (28, 28, 1), 2)
+    assert a.name == b.name  # copies of one architecture, side by side
+    model = models.ensemble([a, b])
+    x = np.random.default_rng(1).random((4, 28, 28, 1)).astype("float32")
+    mean = (a.predict(x, verbose=0) + b.predict(x, verbose=0)) / 2
+    np.testing.assert_allclose(model.predict(x, verbose=0), mean, rtol=1e-5, atol=1e-7)
+    kernel = next(w for w in a.weights if "kernel" in w.path)
+    kernel.assign(np.zeros(kernel.shape))  # a change to a member is a change to the ensemble
+    mean = (a.predict(x, verbose=0) + b.predict(x, verbose=0)) / 2
+    np.testing.assert_allclose(model.predict(x, verbose=0), mean, rtol=1e-5, atol=1e-7)
+
+
+def test_ensemble_rejects_bad_members():
+    two = _constant_classifier([0.5, 0.5])
+    with pytest.raises(ValueError, match="at least two"):
+        models.ensemble([two])
+    with pytest.raises(ValueError, match="output shape"):
+        models.ensemble([two, _constant_classifier([0.2, 0.3, 0.5])])
+    with pytest.raises(ValueError, match="input shape"):
+        models.ensemble([two, _constant_classifier([0.5, 0.5], shape=(9, 9, 1))])
+    x1, x2 = keras.Input((8, 8, 1)), keras.Input((8, 8, 1))
+    pair = keras.Model([x1, x2], keras.layers.Add()([x1, x2]))
+    with pytest.raises(ValueError, match="2 inputs and 1 outputs"):
+        models.ensemble([two, pair])

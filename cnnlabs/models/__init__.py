@@ -141,6 +141,51 @@ def compare(model: keras.Model, reference: keras.Model) -> list[str]:
     return problems
 
 
+
+def ensemble(members: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One model whose output is the mean of the ``members``' outputs.
+
+    For classifiers ending in softmax this averages their class probabilities, the
+    plain ensemble: several networks trained alike from different seeds make
+    different mistakes, and their mean ranks the samples better than most of
+    them alone. The result is an ordinary Keras model: ``predict``, ``evaluate``,
+    ``evaluation.evaluate_binary`` and ``save`` work on it. The members share
+    their weights with it (nothing is copied) and appear in it as ``member_0``,
+    ``member_1``, ...
+
+    Example:
+        >>> a, b = build("lenet", (28, 28, 1), 10), build("lenet", (28, 28, 1), 10)
+        >>> ensemble([a, b]).count_params() == 2 * a.count_params()
+        True
+
+    Raises:
+        ValueError: for fewer than two members, a member without exactly one
+            input and one output, or members whose input or output shapes differ.
+    """
+    import keras
+
+    members = list(members)
+    if len(members) < 2:
+        raise ValueError(f"An ensemble needs at least two models; got {len(members)}.")
+    for i, member in enumerate(members):
+        if len(member.inputs) != 1 or len(member.outputs) != 1:
+            raise ValueError(
+                f"Member {i} ({member.name}) has {len(member.inputs)} inputs and "
+                f"{len(member.outputs)} outputs; an ensemble member needs one of each."
+            )
+    in_shapes = [tuple(m.inputs[0].shape[1:]) for m in members]
+    out_shapes = [tuple(m.outputs[0].shape[1:]) for m in members]
+    for what, shapes in (("input", in_shapes), ("output", out_shapes)):
+        if len(set(shapes)) > 1:
+            raise ValueError(f"Ensemble members must share one {what} shape; got {shapes}.")
+    inputs = keras.Input(in_shapes[0], name="image")
+    # Wrapping each member under its own name lets copies of one architecture
+    # (all called "resnet_medmnist", say) sit side by side in one model.
+    outputs = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}")(inputs)
+               for i, m in enumerate(members)]
+    mean = keras.layers.Average(dtype="float32", name="mean")(outputs)
+    return keras.Model(inputs, mean, name=name)
+
 #: Names of cnnlabs.models.transfer_learning available as cnnlabs.models.<name>.
 _TRANSFER_API = frozenset({
     "BACKBONES", "PREPROCESS", "Backbone", "BackbonePreprocessing", "NoPretrainedWeightsWarning",
