@@ -141,7 +141,6 @@ def compare(model: keras.Model, reference: keras.Model) -> list[str]:
     return problems
 
 
-
 def ensemble(members: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
     """One model whose output is the mean of the ``members``' outputs.
 
@@ -185,6 +184,7 @@ def ensemble(members: Sequence[keras.Model], name: str = "ensemble") -> keras.Mo
                for i, m in enumerate(members)]
     mean = keras.layers.Average(dtype="float32", name="mean")(outputs)
     return keras.Model(inputs, mean, name=name)
+
 
 #: Names of cnnlabs.models.transfer_learning available as cnnlabs.models.<name>.
 _TRANSFER_API = frozenset({
