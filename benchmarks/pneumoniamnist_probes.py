@@ -14,9 +14,13 @@ Usage (from the repository root, with ``$DATA`` a filled data cache):
         --augment crop,rotate,zoom,contrast,brightness
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --ema 0.995
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --mixup 0.2
+    CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --erase 0.5
+    CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --batch-size 32
+    CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --sam 0.05
 
 Probes:
-    recipe       the library recipe, with the changes given (--reg, --augment, --ema, --mixup)
+    recipe       the library recipe, with the changes given (--reg, --augment, --ema,
+                 --mixup, --erase, --batch-size, --sam)
     standardize  a per-image standardisation layer (zero mean, unit variance) first
     upsample2    bilinear upsampling to 56 px inside the model (about 4x the compute)
 """
@@ -58,6 +62,76 @@ def _mixup(alpha: float, seed: int):
     return mix
 
 
+def _random_erase(probability: float, seed: int):
+    """A ``Dataset.map`` erasing one random rectangle per image with ``probability``.
+
+    Random erasing (Zhong et al. 2020): the rectangle covers 2-25% of the image,
+    with an aspect ratio between 0.3 and 3.3, and is filled with uniform noise in
+    [0, 1]. It works on batches of shape (n, height, width, channels).
+    """
+    import tensorflow as tf
+
+    gen = tf.random.Generator.from_seed(seed)
+
+    def erase(images, labels):
+        shape = tf.shape(images)
+        n, height, width = shape[0], shape[1], shape[2]
+        h_f, w_f = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+        area = gen.uniform([n], 0.02, 0.25) * h_f * w_f
+        aspect = tf.exp(gen.uniform([n], tf.math.log(0.3), tf.math.log(3.3)))
+        eh = tf.minimum(tf.round(tf.sqrt(area * aspect)), h_f)
+        ew = tf.minimum(tf.round(tf.sqrt(area / aspect)), w_f)
+        top = tf.floor(gen.uniform([n]) * (h_f - eh + 1.0))
+        left = tf.floor(gen.uniform([n]) * (w_f - ew + 1.0))
+        rows = tf.cast(tf.range(height), tf.float32)[None, :]
+        cols = tf.cast(tf.range(width), tf.float32)[None, :]
+        in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])
+        in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])
+        chosen = gen.uniform([n]) < probability
+        mask = in_rows[:, :, None] & in_cols[:, None, :] & chosen[:, None, None]
+        mask = tf.cast(mask[..., None], images.dtype)
+        noise = gen.uniform(tf.shape(images), dtype=images.dtype)
+        return images * (1.0 - mask) + noise * mask, labels
+
+    return erase
+
+
+def _sam_model(model, rho: float):
+    """``model`` rebuilt as a functional model whose ``train_step`` is sharpness-aware (SAM).
+
+    Foret et al. (2021): step to the worst nearby weights (a gradient step of
+    norm ``rho``), take the gradient there, and apply it at the original weights.
+    Each step costs two forward and backward passes.
+    """
+    import keras
+    import tensorflow as tf
+
+    @keras.saving.register_keras_serializable(package="probes")
+    class SAM(keras.Model):
+        def train_step(self, data):
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+            variables = self.trainable_variables
+            with tf.GradientTape() as tape:
+                loss = self.compute_loss(x=x, y=y, y_pred=self(x, training=True),
+                                         sample_weight=sample_weight, training=True)
+            grads = tape.gradient(loss, variables)
+            scale = rho / (tf.linalg.global_norm(grads) + 1e-12)
+            steps = [g * scale for g in grads]
+            for v, e in zip(variables, steps, strict=True):
+                v.assign_add(e)
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x=x, y=y, y_pred=y_pred,
+                                         sample_weight=sample_weight, training=True)
+            grads = tape.gradient(loss, variables)
+            for v, e in zip(variables, steps, strict=True):
+                v.assign_sub(e)
+            self.optimizer.apply(grads, variables)
+            return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    return SAM(model.inputs, model.outputs, name=f"sam_{model.name}")
+
+
 def _use_ema(training, momentum: float) -> None:
     """Make ``training.make_optimizer`` return its optimizer with weight EMA switched on.
 
@@ -85,6 +159,11 @@ def main() -> None:
                         help="evaluate an exponential moving average of the weights (momentum)")
     parser.add_argument("--mixup", type=float, default=None,
                         help="mixup within each training batch, Beta(alpha, alpha) per sample")
+    parser.add_argument("--erase", type=float, default=None,
+                        help="random erasing of one rectangle per image with this probability")
+    parser.add_argument("--batch-size", type=int, default=None, help="instead of the recipe's")
+    parser.add_argument("--sam", type=float, default=None,
+                        help="sharpness-aware minimisation with this neighbourhood radius rho")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -96,13 +175,16 @@ def main() -> None:
     prof = config.get_profile("cpu")
     config.seed_everything(args.seed)
     splits = datasets.load("pneumoniamnist", prof, seed=args.seed)
-    r = training.recipe("resnet_medmnist", prof, "pneumoniamnist", epochs=args.epochs)
+    r = training.recipe("resnet_medmnist", prof, "pneumoniamnist", epochs=args.epochs,
+                        batch_size=args.batch_size)
     if args.augment is not None:
         r = replace(r, augment=tuple(n for n in args.augment.split(",") if n))
     data = pipelines.build(splits, r.batch_size, prof, seed=args.seed, augment=r.augment,
                            one_hot=args.mixup is not None)
     if args.mixup is not None:
         data = replace(data, train=data.train.map(_mixup(args.mixup, args.seed)))
+    if args.erase is not None:
+        data = replace(data, train=data.train.map(_random_erase(args.erase, args.seed)))
     if args.ema is not None:
         _use_ema(training, args.ema)
 
@@ -121,6 +203,8 @@ def main() -> None:
             std = keras.ops.std(x, axis=(1, 2, 3), keepdims=True)
             x = (x - mean) / keras.ops.maximum(std, 1.0 / 255.0)
         model = keras.Model(inputs, model(x))
+    if args.sam is not None:
+        model = _sam_model(model, args.sam)
 
     run_dir = config.new_run_dir(f"probe-{args.probe}-pneumoniamnist-s{args.seed}")
     start = time.perf_counter()
@@ -130,7 +214,10 @@ def main() -> None:
                                         data.class_names, run_dir=run_dir)
     e = report.extra
     changes = ", ".join(f"{k} {v}" for k, v in (("reg", args.reg), ("augment", args.augment),
-                                                 ("ema", args.ema), ("mixup", args.mixup))
+                                                 ("ema", args.ema), ("mixup", args.mixup),
+                                                 ("erase", args.erase),
+                                                 ("batch size", args.batch_size),
+                                                 ("sam", args.sam))
                         if v is not None)
     print(report)
     print(f"\nprobe {args.probe}{' (' + changes + ')' if changes else ''}, seed {args.seed}, "
