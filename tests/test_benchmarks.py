@@ -46,3 +46,45 @@ def test_probe_mixup_mixes_images_and_labels_with_the_same_weights():
     assert (mixed_x == mixed_x[:, :1, :1, :]).all()  # one weight per sample, not per pixel
     share = mixed_y[:, 1]
     assert ((share > 0.01) & (share < 0.99)).any()  # some samples were mixed across classes
+
+
+def test_probe_random_erase_replaces_one_rectangle_of_the_stated_size():
+    import pneumoniamnist_probes as probes
+    import tensorflow as tf
+
+    images = tf.fill([400, 28, 28, 1], -1.0)  # noise lies in [0, 1), so erased pixels show
+    labels = tf.zeros([400, 2])
+    erased, same_labels = probes._random_erase(1.0, seed=5)(images, labels)
+    erased = erased.numpy()
+    assert np.array_equal(same_labels.numpy(), labels.numpy())
+    mask = erased[..., 0] != -1.0
+    assert ((erased[mask] >= 0.0) & (erased[mask] < 1.0)).all()
+    share = mask.mean(axis=(1, 2))
+    assert share.min() > 0.0 and share.max() <= 0.3  # 2-25% of the area, after rounding
+    for m in mask:  # the erased pixels fill the box their rows and columns span
+        assert m[np.ix_(m.any(axis=1), m.any(axis=0))].all()
+    none = probes._random_erase(0.0, seed=5)(images, labels)[0].numpy()
+    assert (none == -1.0).all()
+    half = probes._random_erase(0.5, seed=5)(images, labels)[0].numpy()
+    assert 0.4 < (half != -1.0).any(axis=(1, 2, 3)).mean() < 0.6
+
+
+def test_probe_sam_with_zero_radius_takes_the_plain_optimizer_step():
+    import keras
+    import pneumoniamnist_probes as probes
+
+    def tiny() -> keras.Model:
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax",
+                                                      kernel_initializer="ones")(inputs))
+
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    trained = []
+    for model in (tiny(), probes._sam_model(tiny(), 0.0), probes._sam_model(tiny(), 0.5)):
+        model.compile(optimizer=keras.optimizers.SGD(0.1),
+                      loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        trained.append(model.get_weights()[0])
+    np.testing.assert_allclose(trained[1], trained[0], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(trained[2], trained[0], atol=1e-4)  # the perturbed gradient differs
