@@ -9,10 +9,12 @@ benchmarks/README.md):
 
     # PneumoniaMNIST: the saved models of earlier runs, one by one and as an ensemble
     # (models.ensemble, the mean of their probabilities; --groups K makes K ensembles of
-    # consecutive runs and their median), and the best test accuracy any threshold
-    # could give (hindsight, not a result)
+    # consecutive runs and their median; as many groups as runs gives the median of the
+    # single models), and the best test accuracy any threshold could give (hindsight,
+    # not a result). --tta-shift D: test-time augmentation, each score the mean over
+    # the nine circular shifts of the image by -D, 0 or D pixels down and across
     CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py pneumoniamnist-models \\
-        RUN_DIR [RUN_DIR ...] [--groups K]
+        RUN_DIR [RUN_DIR ...] [--groups K] [--tta-shift D]
 
     # Chest X-rays, transfer learning in two phases (lab 08's chain); needs the
     # ImageNet weights in the Keras cache or a network connection
@@ -95,6 +97,25 @@ def hindsight_accuracy(y_true: Sequence[int], scores: Sequence[float]) -> float:
     return max(float(((scores >= t) == y_true).mean()) for t in np.unique(scores))
 
 
+def shifted_scores(model, dataset, shift: int = 0):
+    """Class-1 scores of ``model`` on a batched ``(x, y)`` dataset, in order.
+
+    With ``shift`` D > 0 (test-time augmentation), each score is the mean over the
+    nine circular shifts of the image by -D, 0 or D pixels down and across.
+    """
+    import numpy as np
+
+    from cnnlabs import evaluation
+
+    if not shift:
+        return evaluation.predict(model, dataset)[:, 1]
+    import tensorflow as tf
+
+    offsets = [(dy, dx) for dy in (-shift, 0, shift) for dx in (-shift, 0, shift)]
+    return np.mean([evaluation.predict(model, dataset.map(
+        lambda x, y, o=o: (tf.roll(x, o, axis=(1, 2)), y)))[:, 1] for o in offsets], axis=0)
+
+
 def pneumoniamnist_models(args: argparse.Namespace) -> None:
     import keras
     import numpy as np
@@ -111,8 +132,8 @@ def pneumoniamnist_models(args: argparse.Namespace) -> None:
     y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
 
     def row(name: str, model: keras.Model) -> dict[str, float]:
-        p_val = evaluation.predict(model, data.val)[:, 1]
-        p_test = evaluation.predict(model, data.test)[:, 1]
+        p_val = shifted_scores(model, data.val, args.tta_shift)
+        p_test = shifted_scores(model, data.test, args.tta_shift)
         threshold = evaluation.choose_threshold(y_val, p_val)
         report = evaluation.binary_report(y_test, p_test, threshold, data.class_names)
         at_half = evaluation.binary_report(y_test, p_test, 0.5, data.class_names)
@@ -126,24 +147,27 @@ def pneumoniamnist_models(args: argparse.Namespace) -> None:
     print("| model | ACC (val threshold) | ACC at 0.5 | AUC | threshold | "
           "best ACC at any threshold (hindsight) |")
     print("|---|---|---|---|---|---|")
-    members = []
+    members, singles = [], []
     for run in runs:
         members.append(keras.saving.load_model(run / "model.keras", compile=False))
-        row(run.name, members[-1])
+        singles.append(row(run.name, members[-1]))
     if not groups:
         return
     size = len(runs) // groups
-    results = []
-    for g in range(groups):
-        chosen = slice(g * size, (g + 1) * size)
-        names = ", ".join(run.name.rsplit("-", 1)[-1] for run in runs[chosen])
-        results.append(row(f"mean of {size} models ({names})",
-                           models.ensemble(members[chosen], name=f"ensemble_{g}")))
+    if size == 1:  # one model per group: the rows above, and their median
+        results, what = singles, "models"
+    else:
+        results, what = [], "ensembles"
+        for g in range(groups):
+            chosen = slice(g * size, (g + 1) * size)
+            names = ", ".join(run.name.rsplit("-", 1)[-1] for run in runs[chosen])
+            results.append(row(f"mean of {size} models ({names})",
+                               models.ensemble(members[chosen], name=f"ensemble_{g}")))
     if groups > 1:
         medians = {k: statistics.median(r[k] for r in results) for k in results[0]}
-        print(f"| median of the {groups} ensembles | {medians['accuracy']:.4f} | "
+        print(f"| median of the {groups} {what} | {medians['accuracy']:.4f} | "
               f"{medians['accuracy_at_0.5']:.4f} | {medians['auc']:.4f} | | |")
-        print(json.dumps({"medians": medians, "ensembles": results}))
+        print(json.dumps({"medians": medians, what: results}))
 
 
 def chest_xray(args: argparse.Namespace) -> None:
@@ -206,7 +230,11 @@ def main() -> None:
     m.add_argument("runs", type=Path, nargs="+", help="run folders holding model.keras")
     m.add_argument("--groups", type=int, default=None,
                    help="average the runs in this many consecutive equal groups (default: "
-                        "one group of all); each group is one models.ensemble")
+                        "one group of all); each group is one models.ensemble, and as many "
+                        "groups as runs gives the median of the single models")
+    m.add_argument("--tta-shift", type=int, default=0, metavar="D",
+                   help="test-time augmentation: average the scores over the nine circular "
+                        "shifts by -D, 0 and D pixels (default 0: none)")
     c = sub.add_parser("chest_xray")
     which = c.add_mutually_exclusive_group(required=True)
     which.add_argument("--backbone", help="a models.transfer backbone (two phases)")

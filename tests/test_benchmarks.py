@@ -88,3 +88,21 @@ def test_probe_sam_with_zero_radius_takes_the_plain_optimizer_step():
         trained.append(model.get_weights()[0])
     np.testing.assert_allclose(trained[1], trained[0], rtol=1e-5, atol=1e-6)
     assert not np.allclose(trained[2], trained[0], atol=1e-4)  # the perturbed gradient differs
+
+
+def test_shifted_scores_average_the_nine_circular_shifts():
+    import keras
+    import tensorflow as tf
+
+    images = np.random.default_rng(1).uniform(size=(2, 6, 6, 1)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices((images, np.zeros(2))).batch(2)
+    inputs = keras.Input((6, 6, 1))
+    pixel = keras.layers.Lambda(lambda x: x[:, 1, 4, :])(inputs)  # reads one pixel
+    model = keras.Model(inputs, keras.layers.Concatenate()([1.0 - pixel, pixel]))
+    np.testing.assert_allclose(medical.shifted_scores(model, dataset), images[:, 1, 4, 0],
+                               rtol=1e-6)
+    expected = np.mean([np.roll(images, (dy, dx), axis=(1, 2))[:, 1, 4, 0]
+                        for dy in (-2, 0, 2) for dx in (-2, 0, 2)], axis=0)
+    shifted = medical.shifted_scores(model, dataset, shift=2)
+    np.testing.assert_allclose(shifted, expected, rtol=1e-6)
+    assert not np.allclose(shifted, images[:, 1, 4, 0])
