@@ -121,12 +121,15 @@ def _sam_model(model, rho: float):
                 v.assign_add(e)
             with tf.GradientTape() as tape:
                 y_pred = self(x, training=True)
-                loss = self.compute_loss(x=x, y=y, y_pred=y_pred,
-                                         sample_weight=sample_weight, training=True)
-            grads = tape.gradient(loss, variables)
+                sharp_loss = self.compute_loss(x=x, y=y, y_pred=y_pred,
+                                               sample_weight=sample_weight, training=True)
+            grads = tape.gradient(sharp_loss, variables)
             for v, e in zip(variables, steps, strict=True):
                 v.assign_sub(e)
             self.optimizer.apply(grads, variables)
+            for metric in self.metrics:  # the loss at the weights themselves, as Keras logs it
+                if metric.name == "loss":
+                    metric.update_state(loss, sample_weight=tf.shape(x)[0])
             return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     return SAM(model.inputs, model.outputs, name=f"sam_{model.name}")

@@ -84,7 +84,8 @@ def test_probe_sam_with_zero_radius_takes_the_plain_optimizer_step():
     for model in (tiny(), probes._sam_model(tiny(), 0.0), probes._sam_model(tiny(), 0.5)):
         model.compile(optimizer=keras.optimizers.SGD(0.1),
                       loss="sparse_categorical_crossentropy")
-        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        assert history.history["loss"][0] == pytest.approx(np.log(2.0), rel=1e-4)  # 0.5 / 0.5
         trained.append(model.get_weights()[0])
     np.testing.assert_allclose(trained[1], trained[0], rtol=1e-5, atol=1e-6)
     assert not np.allclose(trained[2], trained[0], atol=1e-4)  # the perturbed gradient differs
