@@ -1,7 +1,8 @@
 """Probes of the PneumoniaMNIST recipe: one change at a time, one seed, same evaluation.
 
 These are the "tried on the way" rows of docs/results.md: each run trains
-``resnet_medmnist`` (28 px input) with the library recipe for PneumoniaMNIST
+``resnet_medmnist`` (28 px input; ``--model`` swaps in another library CNN) with
+the library recipe for PneumoniaMNIST
 plus one change, then evaluates exactly as ``cnnlabs train`` does (threshold
 chosen on the official validation split, applied to the official test split).
 
@@ -17,10 +18,11 @@ Usage (from the repository root, with ``$DATA`` a filled data cache):
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --erase 0.5
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --batch-size 32
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --sam 0.05
+    CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --model lenet5
 
 Probes:
     recipe       the library recipe, with the changes given (--reg, --augment, --ema,
-                 --mixup, --erase, --batch-size, --sam)
+                 --mixup, --erase, --batch-size, --sam, --model)
     standardize  a per-image standardisation layer (zero mean, unit variance) first
     upsample2    bilinear upsampling to 56 px inside the model (about 4x the compute)
 """
@@ -155,6 +157,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("probe", choices=PROBES)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--model", default="resnet_medmnist",
+                        help="a models.build name, trained with resnet_medmnist's recipe")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--reg", type=float, default=None, help="L2 factor of the conv layers")
     parser.add_argument("--augment", default=None, help="comma-separated AUGMENTATIONS names")
@@ -195,7 +199,7 @@ def main() -> None:
     scale = 2 if args.probe == "upsample2" else 1
     inner = (shape[0] * scale, shape[1] * scale, shape[2])
     kwargs = {"reg": args.reg} if args.reg is not None else {}
-    model = models.build("resnet_medmnist", inner, 2, **kwargs)
+    model = models.build(args.model, inner, 2, **kwargs)
     if args.probe != "recipe":
         inputs = keras.Input(shape)
         x = inputs
@@ -209,7 +213,7 @@ def main() -> None:
     if args.sam is not None:
         model = _sam_model(model, args.sam)
 
-    run_dir = config.new_run_dir(f"probe-{args.probe}-pneumoniamnist-s{args.seed}")
+    run_dir = config.new_run_dir(f"probe-{args.probe}-{args.model}-pneumoniamnist-s{args.seed}")
     start = time.perf_counter()
     training.fit(model, data, r, run_dir, verbose=2, plot=False)
     seconds = time.perf_counter() - start
@@ -220,7 +224,9 @@ def main() -> None:
                                                  ("ema", args.ema), ("mixup", args.mixup),
                                                  ("erase", args.erase),
                                                  ("batch size", args.batch_size),
-                                                 ("sam", args.sam))
+                                                 ("sam", args.sam),
+                                                 ("model", None if args.model == "resnet_medmnist"
+                                                  else args.model))
                         if v is not None)
     print(report)
     print(f"\nprobe {args.probe}{' (' + changes + ')' if changes else ''}, seed {args.seed}, "
