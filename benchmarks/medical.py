@@ -42,6 +42,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+    import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -97,7 +103,7 @@ def hindsight_accuracy(y_true: Sequence[int], scores: Sequence[float]) -> float:
     return max(float(((scores >= t) == y_true).mean()) for t in np.unique(scores))
 
 
-def shifted_scores(model, dataset, shift: int = 0):
+def shifted_scores(model: keras.Model, dataset: tf.data.Dataset, shift: int = 0) -> np.ndarray:
     """Class-1 scores of ``model`` on a batched ``(x, y)`` dataset, in order.
 
     With ``shift`` D > 0 (test-time augmentation), each score is the mean over the
