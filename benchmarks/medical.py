@@ -196,6 +196,7 @@ def chest_xray(args: argparse.Namespace) -> None:
         data = pipelines.build_files(data_split, phases[0].batch_size, seed=args.seed,
                                      augment=phases[0].augment,
                                      value_range=pipelines.RAW_PIXELS)
+        print("compute precision:", training.set_precision(phases[0]))
         model = models.transfer(args.backbone, data_split.input_shape, 2,
                                 weights=args.weights if args.weights != "none" else None)
         training.fit(model, data, phases[0], run_dir / "1_feature_extraction", verbose=2)
@@ -205,6 +206,7 @@ def chest_xray(args: argparse.Namespace) -> None:
     else:
         r = training.recipe(args.scratch, prof, "chest_xray", epochs=args.epochs)
         data = pipelines.build_files(data_split, r.batch_size, seed=args.seed, augment=r.augment)
+        print("compute precision:", training.set_precision(r))
         model = models.build(args.scratch, data_split.input_shape, 2)
         training.fit(model, data, r, run_dir, verbose=2)
         recipes = [r]

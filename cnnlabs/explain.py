@@ -342,7 +342,8 @@ def plot_gradcam(model: keras.Model, images: Any, labels: Sequence[int] | None =
                  class_names: Sequence[str] | None = None,
                  class_index: int | Sequence[int] | None = None, layer: str | None = None,
                  alpha: float = 0.4, cols: int = 3, path: Path | str | None = None,
-                 title: str | None = None, heatmaps: np.ndarray | None = None) -> Figure:
+                 title: str | None = None, heatmaps: np.ndarray | None = None,
+                 predictions: Sequence[int] | None = None) -> Figure:
     """A grid of (image, Grad-CAM overlay) pairs titled with the true and predicted class.
 
     Args:
@@ -353,14 +354,29 @@ def plot_gradcam(model: keras.Model, images: Any, labels: Sequence[int] | None =
         path: also save the figure there as PNG.
         heatmaps: the :func:`gradcam` maps of these very images, when already computed
             (they are not computed again).
+        predictions: the class decided for each image, when the decision is not the
+            arg-max of the model's output (e.g. ``report.y_pred`` of a report at a
+            threshold chosen on validation). Titles, colours and the score shown follow
+            it, and so do the maps computed here when ``class_index`` is None; by
+            default they follow the arg-max.
     """
     from cnnlabs.plots import _figure, _finish
 
     x = _as_batch(model, images)
     probs = np.asarray(model.predict(x, verbose=0))
-    pred = probs.argmax(axis=-1)
+    if predictions is None:
+        pred = probs.argmax(axis=-1)
+    else:
+        pred = np.asarray(predictions, dtype="int64").reshape(-1)
+        if pred.shape != (len(x),):
+            raise ValueError(f"predictions has {pred.size} entries for {len(x)} images.")
+        if pred.min(initial=0) < 0 or pred.max(initial=0) >= probs.shape[-1]:
+            raise ValueError(f"predictions must be class numbers in [0, {probs.shape[-1]}); "
+                             f"got {pred.tolist()}.")
     heat = (np.asarray(heatmaps) if heatmaps is not None
-            else gradcam(model, x, class_index=class_index, layer=layer))
+            else gradcam(model, x, layer=layer,
+                         class_index=class_index if class_index is not None
+                         else (pred if predictions is not None else None)))
     n = len(x)
     pairs = max(1, min(int(cols), n))
     rows = -(-n // pairs)

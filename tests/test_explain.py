@@ -188,3 +188,29 @@ def test_plot_gradcam_draws_given_heatmaps_without_computing_them(
     fig = explain.plot_gradcam(square_model, x, labels=y, heatmaps=heat)
     overlays = [ax.images[0].get_array() for ax in fig.axes[1::2] if ax.images]
     np.testing.assert_allclose(overlays[0], explain.overlay(x[0], heat[0]), atol=1e-6)
+
+
+def test_plot_gradcam_follows_given_predictions(square_model: keras.Model) -> None:
+    """A decision other than the arg-max (e.g. a validation threshold) sets titles, colours
+    and the class the maps explain."""
+    x, y = synthetic(2, 10)  # classes 0, 1; the model gets both right
+    probs = square_model.predict(x, verbose=0)
+    assert list(probs.argmax(-1)) == [0, 1]
+    flipped = np.array([1, 0])
+    fig = explain.plot_gradcam(square_model, x, labels=y, class_names=["plain", "square"],
+                               predictions=flipped)
+    cams = fig.axes[1::2][:2]
+    assert cams[0].get_title() == f"pred: square ({probs[0, 1]:.2f})"
+    assert cams[1].get_title() == f"pred: plain ({probs[1, 0]:.2f})"
+    assert [ax.title.get_color() for ax in cams] == ["red", "red"]
+    expected = explain.gradcam(square_model, x, class_index=flipped)
+    np.testing.assert_allclose(cams[0].images[0].get_array(),
+                               explain.overlay(x[0], expected[0]), atol=1e-6)
+    assert not np.allclose(expected, explain.gradcam(square_model, x))
+
+
+@pytest.mark.parametrize("bad", [[0], [0, 2], [-1, 0]])
+def test_plot_gradcam_rejects_bad_predictions(square_model: keras.Model, bad: list[int]) -> None:
+    x, _ = synthetic(2, 11)
+    with pytest.raises(ValueError, match="predictions"):
+        explain.plot_gradcam(square_model, x, predictions=bad)
