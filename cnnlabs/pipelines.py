@@ -338,9 +338,9 @@ def from_files(
         image_size: ``(H, W)`` every image is resized to.
         color_mode: ``"rgb"`` or ``"grayscale"``, forced on every file.
         training: shuffle every epoch (with ``seed``) and augment when True.
-        cache: True keeps decoded images in memory; a path caches them to that file
-            (written on the first full pass; never point it into read-only data);
-            False decodes every epoch.
+        cache: True keeps decoded images in memory; a path caches them to a file named
+            after it and keyed by the content (:func:`cache_file`; written on the first
+            full pass; never point it into read-only data); False decodes every epoch.
         value_range: the pixel range handed to the model: :data:`UNIT_PIXELS` for the
             library's CNNs, :data:`RAW_PIXELS` for ``models.transfer`` models.
         num_classes: when given, labels become one-hot vectors (label smoothing).
@@ -369,8 +369,9 @@ def from_files(
     if cache is True:
         ds = ds.cache()
     elif cache:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        ds = ds.cache(str(cache))
+        target = cache_file(cache, paths, labels, image_size, channels)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ds = ds.cache(str(target))
     low, high = float(value_range[0]), float(value_range[1])
     scale = None if (low, high) == UNIT_PIXELS else (lambda x: x * (high - low) + low)
     before, after = normalise, scale
@@ -382,6 +383,25 @@ def from_files(
                                   image_shape=(int(image_size[0]), int(image_size[1]), channels),
                                   num_classes=num_classes, before_augment=before,
                                   after_augment=after)
+
+
+def cache_file(cache: str | Path, paths: Sequence[str | Path], labels: Sequence[int],
+               image_size: Sequence[int], channels: int) -> Path:
+    """The file a ``from_files`` pipeline caches to: ``<cache>-<key>``.
+
+    tf.data reuses a finished cache file whatever it is asked to read, so the key, a
+    hash of the file list, the labels, the image size and the channels, keeps a run with
+    another split, seed, size or colour mode from training silently on an old cache.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode() + b"\0")
+    digest.update(np.asarray(labels, dtype="int64").tobytes())
+    digest.update(f"{tuple(int(s) for s in image_size)}-{int(channels)}".encode())
+    cache = Path(cache)
+    return cache.with_name(f"{cache.name}-{digest.hexdigest()[:16]}")
 
 
 def build_files(
@@ -400,7 +420,7 @@ def build_files(
     ``class_names``, ``image_size`` and ``color_mode``. The validation split is the
     loader's (grouped by patient for the chest X-rays), never the test split.
     ``cache`` as in :func:`from_files`; a path gets one file per split next to it
-    (``<path>.train``, ...).
+    (``<path>.train-<key>``, ...; see :func:`cache_file`).
     """
     classes = len(splits.class_names) if one_hot else None
 

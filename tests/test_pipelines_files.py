@@ -88,6 +88,28 @@ def test_cache_to_a_file(tmp_path: Path, mixed_files):
     np.testing.assert_array_equal(np.concatenate([x.numpy() for x, _ in ds]), first)
 
 
+def test_a_file_cache_never_serves_another_file_list(tmp_path: Path, mixed_files):
+    """Same cache path, other files (another split or seed): the new files are read."""
+    paths, labels = mixed_files
+    target = tmp_path / "cache" / "train"
+    first = pipelines.from_files(paths[:1], labels[:1], 2, image_size=(8, 8),
+                                 training=False, cache=target)
+    np.testing.assert_allclose(np.concatenate([x.numpy() for x, _ in first]), 60 / 255,
+                               atol=1e-6)
+    second = pipelines.from_files(paths[1:], labels[1:], 2, image_size=(8, 8),
+                                  training=False, cache=target)
+    x = np.concatenate([x.numpy() for x, _ in second])
+    np.testing.assert_allclose(x[0, 0, 0], [30 / 255, 90 / 255, 150 / 255], atol=1e-6)
+    assert len(list(target.parent.glob("train-*.index"))) == 2
+    key = pipelines.cache_file(target, paths, labels, (8, 8), 3)
+    assert key == pipelines.cache_file(target, list(paths), list(labels), [8, 8], 3)
+    assert key.parent == target.parent and key.name.startswith("train-")
+    for other in [pipelines.cache_file(target, paths, labels[::-1], (8, 8), 3),
+                  pipelines.cache_file(target, paths, labels, (16, 16), 3),
+                  pipelines.cache_file(target, paths, labels, (8, 8), 1)]:
+        assert other != key
+
+
 def test_augmentation_applies_to_training_only(tmp_path: Path):
     rng = np.random.default_rng(0)
     paths = [_write(tmp_path, f"{i}.png", rng.integers(0, 255, (16, 16, 3), dtype=np.uint8),
