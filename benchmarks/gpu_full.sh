@@ -2,7 +2,8 @@
 # The full-profile rows of docs/results.md, on a GPU machine, as one script.
 # Usage: bash benchmarks/gpu_full.sh [SHARED_DATA_DIR]   (default: ../shared/data, else shared/data)
 # Installs cnnlabs into .venv-gpu, builds a data cache in a temporary folder
-# (links to the .npz files, CIFAR-10 unpacked from its JPEG archive), prints
+# (links to the .npz files and chest_xray/, CIFAR-10 unpacked from its JPEG
+# archive), prints
 # the GPU, then one results.md row per run. Set OUT to keep the run folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ done
 shared="$(cd "$shared" && pwd)"
 export CNNLABS_DATA_DIR="$(mktemp -d)"
 ln -s "$shared"/*.npz "$CNNLABS_DATA_DIR/"
+[ -d "$shared/chest_xray" ] && ln -s "$shared/chest_xray" "$CNNLABS_DATA_DIR/chest_xray"
 if [ -f "$shared/cifar10_jpg.tar.gz" ]; then
   mkdir -p "$CNNLABS_DATA_DIR/cifar10"
   tar -xzf "$shared/cifar10_jpg.tar.gz" -C "$CNNLABS_DATA_DIR/cifar10"
@@ -30,3 +32,10 @@ done
 for model in minivggnet alexnet_cifar minigooglenet resnet_cifar; do
   row "$model" cifar10 --profile full --out "$out/$model-cifar10-full"
 done
+.venv-gpu/bin/python benchmarks/medical.py pneumoniamnist resnet_medmnist --profile full \
+  --seeds 42 1 2 --out "$out" 2>&1 | grep -E "^\| |^\{"
+# Transfer learning needs the ImageNet weights: a network connection, or the file
+# pre-placed in ~/.keras/models (the error names it). Without them this row is skipped.
+.venv-gpu/bin/python benchmarks/medical.py chest_xray --backbone mobilenetv2 --profile full \
+  --out "$out/chest_xray-mobilenetv2-full" 2>&1 | grep -E "^\| |^\{|Error" \
+  || echo "chest X-ray transfer row: not measured (no output; see the error above)"
