@@ -317,6 +317,46 @@ def test_unmovable_files_are_reported_and_excluded(
     assert bad not in report.exclude(files).paths and len(report.exclude(files)) == 15
 
 
+def test_quarantine_across_file_systems_moves_whole_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No rename (another file system): copied whole, then the original removed; a copy
+    that fails midway leaves nothing half-written and the original where it was."""
+    root = make_tree(tmp_path / "chest_xray")
+    bad = root / "train" / "NORMAL" / "IM-0117-0001.jpeg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+
+    def cross_device(*args: object, **kwargs: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(cx.os, "rename", cross_device)
+    real_copy = cx.shutil.copy2
+
+    def disk_full(src: Path, dst: Path) -> None:
+        Path(dst).write_bytes(Path(src).read_bytes()[:3])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cx.shutil, "copy2", disk_full)
+    quarantine = tmp_path / "q"
+    report = cx.verify_images(root, quarantine)
+    assert bad.read_bytes() == b"\xff\xd8\xff garbage" and report.bad[0].moved_to is None
+    assert [p for p in quarantine.rglob("*") if p.is_file()] == []
+
+    monkeypatch.setattr(cx.shutil, "copy2", real_copy)
+    report = cx.verify_images(root, quarantine)
+    target = quarantine / "train" / "NORMAL" / bad.name
+    assert report.bad[0].moved_to == target and not bad.exists()
+    assert target.read_bytes() == b"\xff\xd8\xff garbage"
+    assert [p.name for p in quarantine.rglob("*") if p.is_file()] == [bad.name]
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
+def test_load_needs_a_validation_split(tmp_path: Path, fraction: float) -> None:
+    make_tree(tmp_path / "data" / "chest_xray")
+    with pytest.raises(ValueError, match="val_fraction must be between 0 and 1"):
+        cx.load(SMOKE, data_dir=tmp_path / "data", val_fraction=fraction)
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
 def test_read_only_source_is_reported_not_crashed(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "data" / "chest_xray")

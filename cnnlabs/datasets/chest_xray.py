@@ -13,7 +13,8 @@ files, not arrays; the tf.data pipeline decodes them. Along the way it
 
 - applies the profile's sample caps (stratified, seeded) *before* decoding;
 - checks that every file it will use decodes (:func:`verify_images`), moves
-  unreadable ones to a quarantine folder in the run folder and leaves them out;
+  unreadable ones to a quarantine folder (``<runs>/quarantine/chest_xray`` unless
+  told otherwise) and leaves them out;
 - carves the validation split out of train by patient (:func:`grouped_split`):
   the file names carry a patient id (:func:`patient_id`), and the images of
   one patient are either all in train or all in val, never both.
@@ -348,8 +349,16 @@ def _set_aside(path: Path, reason: str, quarantine_dir: Path | None) -> BadImage
         try:
             os.rename(path, target)
         except OSError:
-            # Another file system: copy, then remove the original (undo the copy if we can't).
-            shutil.copy2(path, target)
+            # Another file system: copy under a temporary name, put it in place whole,
+            # then remove the original (undo the copy if we can't). A failed copy leaves
+            # nothing half-written in the quarantine.
+            partial = target.with_name(f".{target.name}.partial")
+            try:
+                shutil.copy2(path, partial)
+                os.replace(partial, target)
+            except OSError:
+                partial.unlink(missing_ok=True)
+                raise
             try:
                 path.unlink()
             except OSError:
@@ -653,8 +662,11 @@ def load(
     if len(image_size) != 2 or any(int(d) < 1 for d in image_size):
         raise ValueError(f"image_size must be (height, width); got {image_size}.")
     fraction = chosen.val_fraction if val_fraction is None else float(val_fraction)
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction}.")
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(
+            f"val_fraction must be between 0 and 1 (exclusive): the decision threshold "
+            f"is chosen on the validation split; got {val_fraction}."
+        )
 
     base = Path(data_dir) if data_dir is not None else config.data_dir()
     notes: list[str] = []
