@@ -244,30 +244,21 @@ class BackbonePreprocessing(layers.Layer):
 # --------------------------------------------------------------------------- weights
 
 
-def _keras_home() -> str:
-    home = os.environ.get("KERAS_HOME")
-    if not home:
-        from keras.src.backend import config
-
-        home = config.keras_home()
-    return os.path.expanduser(home)
-
-
 def keras_cache_dir() -> Path:
     """The folder Keras caches downloads in: ``$KERAS_HOME``, else ``~/.keras``.
 
     Like ``keras.utils.get_file``, falls back to ``/tmp/.keras`` when the
     folder is not writable.
     """
-    base = _keras_home()
+    base = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
     try:
-        os.makedirs(base, exist_ok=True)  # as Keras does for its home when imported
+        base.mkdir(parents=True, exist_ok=True)  # as Keras does for its home when imported
     except OSError:
         pass
     if not os.access(base, os.W_OK):
-        base = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(),
-                            ".keras")
-    return Path(base)
+        tmp = Path("/tmp")
+        base = (tmp if tmp.is_dir() else Path(tempfile.gettempdir())) / ".keras"
+    return base
 
 
 def weights_path(backbone: str, input_shape: Sequence[int] = (224, 224, 3)) -> Path:
