@@ -19,10 +19,13 @@ Usage (from the repository root, with ``$DATA`` a filled data cache):
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --batch-size 32
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --sam 0.05
     CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe --model lenet5
+    CNNLABS_DATA_DIR=$DATA python benchmarks/pneumoniamnist_probes.py recipe \
+        --model resnet_small --augment flip,crop --epochs 20 --no-class-weights
 
 Probes:
     recipe       the library recipe, with the changes given (--reg, --augment, --ema,
-                 --mixup, --erase, --batch-size, --sam, --model)
+                 --mixup, --erase, --batch-size, --sam, --label-smoothing,
+                 --no-class-weights, --model; --augment none: no augmentation)
     standardize  a per-image standardisation layer (zero mean, unit variance) first
     upsample2    bilinear upsampling to 56 px inside the model (about 4x the compute)
 """
@@ -176,6 +179,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="instead of the recipe's")
     parser.add_argument("--sam", type=float, default=None,
                         help="sharpness-aware minimisation with this neighbourhood radius rho")
+    parser.add_argument("--label-smoothing", type=float, default=None,
+                        help="share of the target mass spread over both classes")
+    parser.add_argument("--no-class-weights", action="store_true",
+                        help="weigh every training image equally")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -189,10 +196,14 @@ def main() -> None:
     splits = datasets.load("pneumoniamnist", prof, seed=args.seed)
     r = training.recipe(MODEL, prof, "pneumoniamnist", epochs=args.epochs,
                         batch_size=args.batch_size)
-    if args.augment is not None:
-        r = replace(r, augment=tuple(n for n in args.augment.split(",") if n))
+    if args.augment is not None:  # "" (or "none"): no augmentation
+        r = replace(r, augment=tuple(n for n in args.augment.split(",") if n and n != "none"))
+    if args.label_smoothing is not None:
+        r = replace(r, label_smoothing=args.label_smoothing)
+    if args.no_class_weights:
+        r = replace(r, balance_classes=False)
     data = pipelines.build(splits, r.batch_size, prof, seed=args.seed, augment=r.augment,
-                           one_hot=args.mixup is not None)
+                           one_hot=args.mixup is not None or r.label_smoothing > 0)
     if args.mixup is not None:
         data = replace(data, train=data.train.map(_mixup(args.mixup, args.seed)))
     if args.erase is not None:
@@ -230,6 +241,9 @@ def main() -> None:
                                                  ("erase", args.erase),
                                                  ("batch size", args.batch_size),
                                                  ("sam", args.sam),
+                                                 ("label smoothing", args.label_smoothing),
+                                                 ("class weights",
+                                                  "off" if args.no_class_weights else None),
                                                  ("model", None if args.model == MODEL
                                                   else args.model))
                         if v is not None)
