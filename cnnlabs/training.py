@@ -337,12 +337,15 @@ class TrainingMonitor(keras.callbacks.Callback):
     """Write the training history as JSON and a loss/accuracy plot after every epoch.
 
     Each row holds the epoch number (from 1), every metric Keras logged and the
-    epoch's wall time. On a resumed run the rows from the restarted epoch on
-    are replaced, so the file always holds one row per finished epoch.
+    epoch's wall time. On a resumed run (``resume=True``) the rows from the
+    restarted epoch on are replaced, so the file always holds one row per finished
+    epoch; with ``resume=False`` the rows an earlier run left are dropped.
     """
 
-    def __init__(self, run_dir: Path | str, plot: bool = True, title: str = "Training") -> None:
+    def __init__(self, run_dir: Path | str, plot: bool = True, title: str = "Training",
+                 resume: bool = True) -> None:
         super().__init__()
+        self.resume = resume
         self.title = title
         self.run_dir = Path(run_dir)
         self.json_path = self.run_dir / HISTORY_FILE
@@ -353,7 +356,7 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.rows = read_history(self.run_dir)
+        self.rows = read_history(self.run_dir) if self.resume else []
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch_start = time.perf_counter()
@@ -370,6 +373,19 @@ class TrainingMonitor(keras.callbacks.Callback):
             from cnnlabs import plots
 
             plots.training_curves(self.rows, path=self.plot_path, title=self.title)
+
+
+class _Backup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that backs up at every epoch end as well as every N batches.
+
+    Keras' own callback, given an integer ``save_freq``, saves only every N batches,
+    so with fewer than N batches per epoch an interruption would lose whole epochs.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":
+            self._save_model()
 
 
 def read_history(run_dir: Path | str) -> list[dict[str, float]]:
@@ -451,7 +467,8 @@ def fit(
     ``best.keras`` (best validation accuracy), ``model.keras`` (the final
     weights) and, while training, ``backup/``. If ``backup/`` is already there
     from an interrupted run, training resumes from it; it is removed once the
-    run completes.
+    run completes. Without it the run starts from scratch and replaces what an
+    earlier run left in the folder (its history, best and final models).
 
     Args:
         verbose: Keras' verbosity: 1 for a progress bar, 2 (notebooks, logs) for one line per epoch.
@@ -470,7 +487,10 @@ def fit(
         from cnnlabs.evaluation import class_weights
 
         class_weight = class_weights(data.y_train)
-    previous = read_history(run_dir)
+    # Without a backup this run starts from scratch, whatever an earlier run left here:
+    # its history rows and best score must not carry over (nor keep a stale best.keras).
+    resuming = (run_dir / BACKUP_DIR).is_dir()
+    previous = read_history(run_dir) if resuming else []
     best_so_far = max((row.get("val_accuracy", -math.inf) for row in previous), default=None)
     checkpoint = keras.callbacks.ModelCheckpoint(
         run_dir / BEST_MODEL_FILE,
@@ -479,11 +499,12 @@ def fit(
         save_best_only=True,
         initial_value_threshold=best_so_far,
     )
-    backup = keras.callbacks.BackupAndRestore(
-        run_dir / BACKUP_DIR, save_freq=backup_every if backup_every else "epoch"
-    )
-    monitor = TrainingMonitor(run_dir, plot=plot, title=f"{model.name}: training")
-    callbacks = [backup, monitor, checkpoint,
+    backup = _Backup(run_dir / BACKUP_DIR, save_freq=backup_every if backup_every else "epoch")
+    monitor = TrainingMonitor(run_dir, plot=plot, title=f"{model.name}: training",
+                              resume=resuming)
+    # The backup comes after the history and the checkpoint: an epoch counts as done in
+    # the backup only once its history row and best model are on disk.
+    callbacks = [monitor, checkpoint, backup,
                  keras.callbacks.TerminateOnNaN(), *(extra_callbacks or [])]
     (run_dir / "recipe.json").write_text(json.dumps(asdict(r), indent=2))
     with warnings.catch_warnings():

@@ -168,6 +168,46 @@ def test_a_run_interrupted_mid_epoch_resumes_from_its_backup(tmp_path):
     assert not (tmp_path / training.BACKUP_DIR).exists()
 
 
+def _noise_data(seed: int = 1):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 255, (640, 8, 8, 1), dtype="uint8")
+    y = rng.integers(0, 3, 640)
+    splits = Splits("noise", x, y, x[:32], y[:32], ["a", "b", "c"], source="test")
+    return pipelines.build(splits, 64, "cpu")  # 576 train samples -> 9 steps per epoch
+
+
+def test_every_epoch_end_is_backed_up_even_with_fewer_batches_than_backup_every(tmp_path):
+    """9 batches per epoch, a backup every 200: the epoch ends still back up, so an
+    interruption in epoch 3 resumes there, not from the start."""
+    data = _noise_data()
+    r = training.Recipe(epochs=4, batch_size=64)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
+                     backup_every=200, extra_callbacks=[_Interrupt(epoch=2, batch=4)])
+    assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2]
+    restarted = models.build("lenet", (8, 8, 1), 3)
+    probe = _FirstStep()
+    training.fit(restarted, data, r, tmp_path, verbose=0, backup_every=200,
+                 extra_callbacks=[probe])
+    assert probe.epochs == [2, 3] and probe.step == 2 * 9
+    assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3, 4]
+
+
+def test_a_run_without_a_backup_starts_afresh_and_replaces_what_was_left(tmp_path):
+    """A folder with an earlier run's history and best model but no backup: the new run
+    does not inherit that history or its best score, so best.keras is its own."""
+    data = _noise_data(2)
+    (tmp_path / training.HISTORY_FILE).write_text(json.dumps(
+        [{"epoch": e, "loss": 0.1, "val_accuracy": 1.0} for e in (1, 2, 3, 4, 5)]))
+    (tmp_path / training.BEST_MODEL_FILE).write_bytes(b"an abandoned attempt's model")
+    r = training.Recipe(epochs=2, batch_size=64)
+    training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0)
+    rows = training.read_history(tmp_path)
+    assert [row["epoch"] for row in rows] == [1, 2] and all(row["loss"] != 0.1 for row in rows)
+    best = keras.saving.load_model(tmp_path / training.BEST_MODEL_FILE)  # replaced
+    assert best.count_params() == models.build("lenet", (8, 8, 1), 3).count_params()
+
+
 def test_label_smoothing_needs_one_hot_labels_and_softens_the_target():
     smooth = training.Recipe(label_smoothing=0.1)
     with pytest.raises(ValueError, match="one_hot=True"):
