@@ -166,8 +166,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     if args.data_command == "list":
         for name in datasets.names():
-            meta = datasets.info(name)
-            print(f"{name:<12} {meta.title}")
+            copy = datasets.cached(name)
+            where = f"cached ({copy})" if copy else "not cached"
+            print(f"{name:<14} {datasets.info(name).title:<40} {where}")
         print(f"cache: {config.data_dir()} (set {config.DATA_ENV} to change)")
         return 0
     path = datasets.fetch(args.name, progress=True)

@@ -90,6 +90,12 @@ def test_data_list_shows_the_catalogue_and_cache(capsys, empty_data_dir):
     assert cli.main(["data", "list"]) == 0
     out = capsys.readouterr().out
     assert "mnist" in out and str(empty_data_dir) in out
+    assert "cached (" not in out
+    (empty_data_dir / "cifar10" / "train").mkdir(parents=True)
+    assert cli.main(["data", "list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert rows["cifar10"].endswith(f"cached ({empty_data_dir / 'cifar10'})")
+    assert rows["mnist"].endswith("not cached")
 
 
 def test_a_finished_run_folder_is_never_overwritten(capsys, empty_data_dir, tmp_path):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnnlabs import datasets
 from cnnlabs.config import PROFILES
 from cnnlabs.datasets import (
     CATALOG,
@@ -646,3 +647,20 @@ def test_mock_stays_a_function_after_every_loader_is_imported() -> None:
         importlib.import_module(f"cnnlabs.datasets.{datasets.info(name).loader}")
     assert callable(datasets.mock)
     assert datasets.mock("mnist", 20, 10).is_mock
+
+
+def test_cached_finds_each_layout_without_reading_it(tmp_path: Path) -> None:
+    """The npz file, CIFAR-10's image folder and the chest X-ray root (any depth)."""
+    assert all(datasets.cached(name, tmp_path) is None for name in datasets.names())
+    (tmp_path / "mnist.npz").write_bytes(b"not even an npz")  # looked at, not read
+    (tmp_path / "cifar10" / "train").mkdir(parents=True)
+    root = tmp_path / "chest_xray" / "chest_xray"
+    for split in ("train", "test"):
+        for name in ("NORMAL", "PNEUMONIA"):
+            (root / split / name).mkdir(parents=True)
+    assert datasets.cached("mnist", tmp_path) == tmp_path / "mnist.npz"
+    assert datasets.cached("cifar10", tmp_path) == tmp_path / "cifar10"
+    assert datasets.cached("chest_xray", tmp_path) == root
+    assert datasets.cached("pneumoniamnist", tmp_path) is None
+    with pytest.raises(datasets.UnknownDatasetError):
+        datasets.cached("imagenet", tmp_path)

@@ -46,6 +46,7 @@ __all__ = [
     "MockDataWarning",
     "Splits",
     "UnknownDatasetError",
+    "cached",
     "fetch",
     "fetch_entry",
     "info",
@@ -74,6 +75,33 @@ def info(name: str) -> DatasetInfo:
     if key not in CATALOG:
         raise UnknownDatasetError(f"Unknown dataset {name!r}. Valid names: {', '.join(names())}.")
     return CATALOG[key]
+
+
+def cached(name: str, data_dir: Path | None = None) -> Path | None:
+    """The cached copy of dataset ``name`` that its loader would read, or ``None``.
+
+    That is the file for the ``.npz`` datasets, the batches folder, image folder or
+    archive for CIFAR-10, and the dataset root folder for the chest X-rays. Only
+    looks; nothing is read, checked or downloaded.
+
+    Raises:
+        UnknownDatasetError: the name is not in the catalogue.
+    """
+    entry = info(name)
+    folder = Path(data_dir) if data_dir is not None else config.data_dir()
+    if entry.loader == "cifar10":
+        from cnnlabs.datasets import cifar10
+
+        return cifar10.cached(entry, folder)
+    if entry.loader == "chest_xray":
+        from cnnlabs.datasets import chest_xray
+
+        try:
+            return chest_xray.cached_root(folder)
+        except DatasetError:
+            return None  # a folder with the wrong layout: not a usable copy
+    path = entry.cache_path(folder)
+    return path if path.is_file() else None
 
 
 def load(
