@@ -50,7 +50,6 @@ class Profile:
         allow_download: whether loaders may fetch missing data from the network.
         allow_mock: whether loaders may fall back to mock data when nothing is cached.
         max_epochs: cap applied on top of every recipe (``None``: no cap).
-        steps_per_epoch: cap on batches per epoch (``None``: the whole split).
         demo_samples: cap on training samples for a lab's side experiments, the
             ones that only need to show a trend (``None``: all of them).
         image_size: the side, in pixels, that photo-sized images (the chest X-rays)
@@ -68,7 +67,6 @@ class Profile:
     allow_download: bool
     allow_mock: bool
     max_epochs: int | None = None
-    steps_per_epoch: int | None = None
     demo_samples: int | None = None
     image_size: int = 224
     pretrained: str | None = "imagenet"

@@ -49,7 +49,7 @@ LABS: tuple[Lab, ...] = (
         2,
         "activations_and_layers",
         "Activations and layers: why convolutions",
-        "MNIST (small subset)",
+        "MNIST",
         "MLP vs one-layer CNN",
     ),
     Lab(3, "lenet_mnist", "LeNet on MNIST", "MNIST", "LeNet"),
