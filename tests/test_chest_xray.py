@@ -297,16 +297,28 @@ def test_quarantine_never_overwrites(tmp_path: Path) -> None:
     assert report.bad[0].moved_to.read_bytes() == b"not a jpeg"
 
 
-def test_unmovable_files_are_reported_and_excluded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _tree_with_a_bad_file(tmp_path: Path) -> tuple[Path, Path]:
+    """A fake dataset root and one corrupt JPEG in it."""
     root = make_tree(tmp_path / "chest_xray")
     bad = root / "train" / "NORMAL" / "IM-0117-0001.jpeg"
     bad.write_bytes(b"\xff\xd8\xff garbage")
+    return root, bad
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise PermissionError(30, "Read-only file system")
 
+def _raising(error: OSError):
+    """A stand-in for ``os.rename`` / ``shutil.copy2`` that fails with ``error``."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    return fail
+
+
+def test_unmovable_files_are_reported_and_excluded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, bad = _tree_with_a_bad_file(tmp_path)
+    refuse = _raising(PermissionError(30, "Read-only file system"))
     monkeypatch.setattr(cx.os, "rename", refuse)
     monkeypatch.setattr(cx.shutil, "copy2", refuse)
     files = imagefolder.scan(root, "train", cx.CLASS_NAMES)
@@ -322,14 +334,8 @@ def test_quarantine_across_file_systems_moves_whole_files(
 ) -> None:
     """No rename (another file system): copied whole, then the original removed; a copy
     that fails midway leaves nothing half-written and the original where it was."""
-    root = make_tree(tmp_path / "chest_xray")
-    bad = root / "train" / "NORMAL" / "IM-0117-0001.jpeg"
-    bad.write_bytes(b"\xff\xd8\xff garbage")
-
-    def cross_device(*args: object, **kwargs: object) -> None:
-        raise OSError(18, "Invalid cross-device link")
-
-    monkeypatch.setattr(cx.os, "rename", cross_device)
+    root, bad = _tree_with_a_bad_file(tmp_path)
+    monkeypatch.setattr(cx.os, "rename", _raising(OSError(18, "Invalid cross-device link")))
     real_copy = cx.shutil.copy2
 
     def disk_full(src: Path, dst: Path) -> None:

@@ -137,12 +137,16 @@ class _FirstStep(keras.callbacks.Callback):
             self.step = int(self.model.optimizer.iterations)
 
 
-def test_a_run_interrupted_mid_epoch_resumes_from_its_backup(tmp_path):
-    rng = np.random.default_rng(1)
+def _noise_data(seed: int = 1):
+    rng = np.random.default_rng(seed)
     x = rng.integers(0, 255, (640, 8, 8, 1), dtype="uint8")
     y = rng.integers(0, 3, 640)
     splits = Splits("noise", x, y, x[:32], y[:32], ["a", "b", "c"], source="test")
-    data = pipelines.build(splits, 64, "cpu")  # 576 train samples -> 9 steps per epoch
+    return pipelines.build(splits, 64, "cpu")  # 576 train samples -> 9 steps per epoch
+
+
+def test_a_run_interrupted_mid_epoch_resumes_from_its_backup(tmp_path):
+    data = _noise_data()
     r = training.Recipe(epochs=3, batch_size=64)
 
     first = models.build("lenet", (8, 8, 1), 3)
@@ -166,14 +170,6 @@ def test_a_run_interrupted_mid_epoch_resumes_from_its_backup(tmp_path):
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3]
     assert int(restarted.optimizer.iterations) == 14 + 2 * 9
     assert not (tmp_path / training.BACKUP_DIR).exists()
-
-
-def _noise_data(seed: int = 1):
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 255, (640, 8, 8, 1), dtype="uint8")
-    y = rng.integers(0, 3, 640)
-    splits = Splits("noise", x, y, x[:32], y[:32], ["a", "b", "c"], source="test")
-    return pipelines.build(splits, 64, "cpu")  # 576 train samples -> 9 steps per epoch
 
 
 def test_every_epoch_end_is_backed_up_even_with_fewer_batches_than_backup_every(tmp_path):
