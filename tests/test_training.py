@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import keras
@@ -245,6 +246,33 @@ def test_mixed_precision_is_not_used_without_a_gpu(monkeypatch):
         assert model.get_layer("block1_a_conv").compute_dtype == "float16"
         assert model.get_layer("predictions").compute_dtype == "float32"
         assert model.output.dtype == "float32"
+    finally:
+        assert training.set_precision(training.Recipe()) == "float32"
+
+
+def test_a_cifar_recipe_trains_saves_and_reloads_under_mixed_precision(monkeypatch, tmp_path):
+    """The `full` CIFAR recipes run in mixed precision on a GPU (labs 04-06): loss scaling,
+    checkpoints and the epoch-end backup must work under it too (here on the CPU)."""
+    monkeypatch.setattr(training, "mixed_precision_supported", lambda: True)
+    r = training.recipe("resnet20", "full")
+    assert r.mixed_precision
+    r = dataclasses.replace(r, epochs=2, batch_size=16, warmup_epochs=0)
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 32, 32, 3), dtype=np.float32)
+    y = np.arange(48) % 10
+    splits = Splits("noise", x, y, x[:16], y[:16], [str(i) for i in range(10)], source="test")
+    data = pipelines.build(splits, r.batch_size, "cpu", augment=r.augment)
+    try:
+        assert training.set_precision(r) == "mixed_float16"
+        model = models.build("resnet20", (32, 32, 3), 10)
+        history = training.fit(model, data, r, tmp_path, verbose=0)
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        assert np.isfinite(history.history["loss"]).all()
+        assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2]
+        reloaded = keras.models.load_model(tmp_path / "model.keras")
+        assert reloaded.get_layer("predictions").compute_dtype == "float32"
+        np.testing.assert_allclose(reloaded.predict(x[:4], verbose=0),
+                                   model.predict(x[:4], verbose=0), atol=1e-3)
     finally:
         assert training.set_precision(training.Recipe()) == "float32"
 
