@@ -211,6 +211,17 @@ def cmd_labs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
@@ -227,8 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("dataset", help="dataset name, e.g. mnist")
     tr.add_argument("--profile", choices=["smoke", "cpu", "full", "auto"], default=None,
                     help="sizing profile (default: $CNNLABS_PROFILE, else auto)")
-    tr.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
-    tr.add_argument("--batch-size", type=int, default=None, help="override the batch size")
+    tr.add_argument("--epochs", type=_positive_int, default=None,
+                    help="override the recipe's epochs")
+    tr.add_argument("--batch-size", type=_positive_int, default=None,
+                    help="override the batch size")
     tr.add_argument("--out", type=Path, default=None,
                     help="run folder (reuse one to resume an interrupted run)")
     tr.add_argument("--seed", type=int, default=42)

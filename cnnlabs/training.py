@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -91,6 +92,24 @@ class Recipe:
     jit_compile: bool | str = "auto"
     balance_classes: bool = False
     unfreeze: int = 0
+
+    def __post_init__(self) -> None:
+        """Reject settings that would train nothing or train wrongly, before any data loads."""
+        checks = [
+            (isinstance(self.epochs, numbers.Integral) and self.epochs >= 1,
+             "epochs must be a whole number, 1 or more"),
+            (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1,
+             "batch_size must be a whole number, 1 or more"),
+            (self.learning_rate > 0, "learning_rate must be above 0"),
+            (self.weight_decay >= 0, "weight_decay must be 0 or more"),
+            (self.warmup_epochs >= 0, "warmup_epochs must be 0 or more"),
+            (0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]"),
+            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (self.unfreeze >= 0, "unfreeze must be 0 or more"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"Bad recipe: {message}; got {self!r}.")
 
 
 #: recipes[model][profile]. ``smoke`` is tiny on purpose: it checks the plumbing.

@@ -63,6 +63,15 @@ def test_unknown_names_fail_with_the_valid_ones(capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--epochs", "--batch-size"])
+@pytest.mark.parametrize("value", ["0", "-1", "2.5"])
+def test_train_refuses_epochs_and_batch_sizes_below_one_before_training(capsys, flag, value):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "lenet", "mnist", "--profile", "smoke", flag, value])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+
+
 def test_labs_list_names_every_lab(capsys):
     assert cli.main(["labs", "list"]) == 0
     out = capsys.readouterr().out

@@ -34,6 +34,24 @@ def test_smoke_profile_caps_epochs_and_overrides_apply():
     assert training.recipe("lenet", "cpu", epochs=None).epochs == 12
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ({"epochs": 0}, "epochs must be"),
+    ({"epochs": -1}, "epochs must be"),
+    ({"epochs": 2.5}, "epochs must be"),
+    ({"batch_size": 0}, "batch_size must be"),
+    ({"learning_rate": -1e-3}, "learning_rate must be above 0"),
+    ({"weight_decay": -1e-4}, "weight_decay must be"),
+    ({"label_smoothing": 1.0}, "label_smoothing must be"),
+    ({"unfreeze": -5}, "unfreeze must be"),
+])
+def test_a_recipe_that_would_train_nothing_or_wrongly_is_refused(override, message):
+    # Before this check `cnnlabs train ... --epochs -1` saved an untrained model's results.
+    with pytest.raises(ValueError, match=message):
+        training.recipe("lenet", "cpu", **override)
+    with pytest.raises(ValueError, match=message):
+        training.Recipe(**override)
+
+
 def test_models_without_a_recipe_get_the_profile_default():
     assert training.recipe("somenet", "full") == training.DEFAULT_RECIPES["full"]
 
