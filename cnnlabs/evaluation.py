@@ -58,6 +58,32 @@ def predict(model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
     return np.asarray(model.predict(dataset.map(lambda x, y: x), verbose=0))
 
 
+def _class_labels(y: Sequence[int] | np.ndarray, what: str = "labels") -> np.ndarray:
+    """``y`` as a 1-D int array of class indices; accepts ``(N,)`` or MedMNIST's ``(N, 1)``.
+
+    Raises:
+        ValueError: for one-hot rows, probabilities or any other non-integer values,
+            which a plain ``astype(int)`` would silently truncate or flatten.
+    """
+    a = np.asarray(y)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise ValueError(f"{what} must be class indices of shape (N,) or (N, 1), got shape "
+                         f"{a.shape}: pass class indices, not one-hot rows or probabilities "
+                         f"(take their argmax first).")
+    if a.dtype.kind not in "iub":
+        if a.dtype.kind != "f":
+            raise ValueError(f"{what} must be integer class indices, got dtype {a.dtype}.")
+        whole = np.isfinite(a) & (a == np.round(a))
+        if not whole.all():
+            value = a[~whole][0].item()
+            raise ValueError(f"{what} must be whole class indices, got {value!r}: pass class "
+                             f"indices, not probabilities or scores (threshold or take the "
+                             f"argmax first).")
+    return a.astype(int)
+
+
 def classification_report(y_true: Sequence[int], y_pred: Sequence[int],
                           class_names: Sequence[str], split: str = "test") -> Report:
     """scikit-learn's classification report and confusion matrix, with class names.
@@ -66,12 +92,13 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int],
     support is 0), so that reports of different runs line up.
 
     Raises:
-        ValueError: if the arrays differ in length or hold labels outside the class range.
+        ValueError: if the arrays differ in length, are not class indices (one-hot rows,
+            probabilities) or hold labels outside the class range.
     """
     from sklearn import metrics
 
-    y_true = np.asarray(y_true).astype(int).ravel()
-    y_pred = np.asarray(y_pred).astype(int).ravel()
+    y_true = _class_labels(y_true, "y_true")
+    y_pred = _class_labels(y_pred, "y_pred")
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions.")
     if len(y_true) == 0:
@@ -155,7 +182,7 @@ class RocCurve:
 
 def _binary_labels(y_true: Sequence[int] | np.ndarray, n: int | None = None) -> np.ndarray:
     """``y_true`` as a 1-D int array of 0/1 labels (1 = positive)."""
-    y = np.asarray(y_true).ravel()
+    y = _class_labels(y_true, "y_true")
     if y.size == 0:
         raise ValueError("Nothing to evaluate: no samples.")
     if not np.isin(y, (0, 1)).all():
@@ -256,7 +283,12 @@ def choose_threshold(y_val: Sequence[int], scores_val: Sequence[float] | np.ndar
     # Skip point 0 (threshold inf: nothing predicted positive).
     fpr, tpr, thresholds = curve.fpr[1:], curve.tpr[1:], curve.thresholds[1:]
     if method == "youden":
-        i = int(np.argmax(tpr - fpr))  # first maximum = highest threshold
+        # J * P * N = TP * N - FP * P, in exact integers: float J values that tie in
+        # exact arithmetic can differ in the last bit and break the tie rule.
+        y = _binary_labels(y_val)
+        n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+        tp, fp = np.rint(tpr * n_pos).astype(np.int64), np.rint(fpr * n_neg).astype(np.int64)
+        i = int(np.argmax(tp * n_neg - fp * n_pos))  # first maximum = highest threshold
     else:
         i = int(np.flatnonzero(tpr >= target - 1e-12)[0])  # tpr reaches 1 at the last point
     return float(thresholds[i])
@@ -268,7 +300,7 @@ def majority_baseline(y: Sequence[int] | np.ndarray) -> tuple[float, int]:
     A model must beat this to have learned anything: on the Kaggle chest X-ray test split
     (390 pneumonia, 234 normal) it is 390 / 624 = 0.625. Ties go to the smaller label.
     """
-    labels = np.asarray(y).astype(int).ravel()
+    labels = _class_labels(y, "y")
     if labels.size == 0:
         raise ValueError("Nothing to evaluate: no samples.")
     if (labels < 0).any():
@@ -362,10 +394,7 @@ def medmnist_metrics(y_true: np.ndarray | Sequence, probabilities: np.ndarray | 
         aucs = [auc(y[:, j], p[:, j], f"label {j}") for j in range(y.shape[1])]
         return acc, float(np.mean(aucs))
 
-    y = y.astype(int).ravel()
-    if len(y) != len(p):
-        raise ValueError(f"Expected one label per sample, got y_true of shape "
-                         f"{np.asarray(y_true).shape}.")
+    y = _class_labels(y, "y_true")
     if task == "binary-class":
         s = _positive_scores(p)
         _binary_labels(y)
@@ -388,7 +417,7 @@ def class_weights(y: Sequence[int] | np.ndarray) -> dict[int, float]:
     class then contributes the same total weight to the loss. Compute them on the
     training labels.
     """
-    labels = np.asarray(y).astype(int).ravel()
+    labels = _class_labels(y, "y")
     if labels.size == 0:
         raise ValueError("Nothing to weight: no labels.")
     from sklearn.utils.class_weight import compute_class_weight

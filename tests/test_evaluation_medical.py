@@ -83,6 +83,14 @@ def test_youden_ties_go_to_the_highest_threshold():
     assert evaluation.choose_threshold([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4]) == pytest.approx(0.4)
 
 
+def test_youden_ties_are_exact_despite_floating_point():
+    # J = 3/5 - 0 at 0.9 and 4/5 - 1/5 at 0.7: equal, but 0.8 - 0.2 is 0.6000000000000001
+    # in floats, which would pick 0.7 against the documented tie rule.
+    y = [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    s = [0.9, 0.9, 0.9, 0.7, 0.1, 0.7, 0.1, 0.1, 0.1, 0.1]
+    assert evaluation.choose_threshold(y, s) == pytest.approx(0.9)
+
+
 @pytest.mark.parametrize(("target", "expected"), [(1.0, 0.3), (0.75, 0.6), (0.7, 0.6),
                                                   (0.5, 0.7), (0.25, 0.8)])
 def test_highest_threshold_reaching_a_target_sensitivity(target, expected):
@@ -280,3 +288,29 @@ def test_roc_plot_marks_the_operating_point(tmp_path):
     assert labels == ["a (AUC 0.875)", "b (AUC 0.875)", "chance (AUC 0.5)",
                       "operating point (threshold 0.600)"]
     assert (tmp_path / "roc.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: evaluation.classification_report([0, 1, 1, 0], [[.2], [.9], [.7], [.4]], ["a", "b"]),
+    lambda: evaluation.classification_report([[1, 0], [0, 1]], [0, 1], ["a", "b"]),
+    lambda: evaluation.majority_baseline([[1, 0], [0, 1], [0, 1]]),
+    lambda: evaluation.class_weights([[1, 0], [0, 1], [0, 1]]),
+    lambda: evaluation.class_weights([0.0, 0.7, 1.0]),
+    lambda: evaluation.medmnist_metrics([0.5, 1, 0, 1], [.2, .8, .1, .9], "binary-class"),
+    lambda: evaluation.medmnist_metrics([[1, 0], [0, 1], [1, 0]], np.eye(3)[[0, 1, 0]],
+                                        "multi-class"),
+    lambda: evaluation.roc([[1, 0], [0, 1]], [0.2, 0.8]),
+])
+def test_probabilities_and_one_hot_rows_are_refused_as_labels(call):
+    # A plain astype(int) would truncate 0.9 to 0 or flatten one-hot rows into
+    # twice as many labels, and report a wrong figure without a word.
+    with pytest.raises(ValueError, match="class indices"):
+        call()
+
+
+def test_medmnist_shaped_and_float_whole_labels_are_accepted():
+    column = np.array([[1], [0], [1]], dtype=np.uint8)  # MedMNIST's (N, 1)
+    assert evaluation.majority_baseline(column) == (pytest.approx(2 / 3), 1)
+    assert evaluation.class_weights(np.array([0.0, 1.0, 1.0])) == {0: 1.5, 1: 0.75}
+    report = evaluation.classification_report(column, np.array([1.0, 1.0, 1.0]), ["n", "p"])
+    assert report.accuracy == pytest.approx(2 / 3)
