@@ -28,6 +28,7 @@ Example: ``output_size(224, 7, stride=1, padding=3)`` is
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -64,10 +65,18 @@ _PADDING_NAMES = ("valid", "same")
 
 
 def _positive(name: str, value: object) -> int:
-    """``value`` as an int, or a ValueError saying that ``name`` must be a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """``value`` as an int, or a ValueError saying that ``name`` must be a positive integer.
+
+    NumPy integers (``np.prod(shape)``, an array element) count as integers; bools do not.
+    """
+    if not _is_integer(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return value
+    return int(value)
+
+
+def _is_integer(value: object) -> bool:
+    """True for Python and NumPy integers, False for bools, floats and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _padding(padding: Padding) -> int | str:
@@ -79,11 +88,11 @@ def _padding(padding: Padding) -> int | str:
                 f"padding must be 'valid', 'same' or a non-negative integer, got {padding!r}."
             )
         return name
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+    if not _is_integer(padding) or padding < 0:
         raise ValueError(
             f"padding must be 'valid', 'same' or a non-negative integer, got {padding!r}."
         )
-    return padding
+    return int(padding)
 
 
 def _pair(name: str, value: Kernel) -> tuple[int, int]:
@@ -267,9 +276,9 @@ def activation_memory_bytes(values: int, bytes_per_value: int = 4) -> int:
     >>> activation_memory_bytes(1_000_000)
     4000000
     """
-    if isinstance(values, bool) or not isinstance(values, int) or values < 0:
+    if not _is_integer(values) or values < 0:
         raise ValueError(f"values must be a non-negative integer, got {values!r}.")
-    return values * _positive("bytes_per_value", bytes_per_value)
+    return int(values) * _positive("bytes_per_value", bytes_per_value)
 
 
 # --------------------------------------------------------------------------- receptive fields

@@ -154,7 +154,11 @@ def _class_indices(scores: Any, class_index: int | Sequence[int] | None, n: int)
 
     if class_index is None:
         return tf.argmax(scores, axis=-1, output_type=tf.int32)
-    idx = np.broadcast_to(np.asarray(class_index, dtype="int32"), (n,))
+    raw = np.asarray(class_index)
+    if raw.dtype.kind not in "iu" or raw.ndim > 1 or (raw.ndim == 1 and raw.size not in (1, n)):
+        raise ValueError(f"class_index must be one class number or one per image ({n}); "
+                         f"got {class_index!r}.")
+    idx = np.broadcast_to(raw.astype("int32"), (n,))
     classes = int(scores.shape[-1])
     if idx.min() < 0 or idx.max() >= classes:
         raise ValueError(f"class_index {class_index} outside 0..{classes - 1}.")
@@ -330,6 +334,9 @@ def overlay(image: Any, heatmap: Any, alpha: float = 0.4, cmap: str = "jet") -> 
     heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype="float32")), 0.0, 1.0)
     if heat.ndim == 3 and heat.shape[-1] == 1:
         heat = heat[..., 0]
+    if heat.ndim != 2:
+        raise ValueError(f"Expected one heatmap shaped (h, w) or (h, w, 1); got "
+                         f"{np.shape(heatmap)} (a batch of maps? overlay them one at a time).")
     if heat.shape != img.shape[:2]:
         from skimage.transform import resize
 
@@ -378,6 +385,10 @@ def plot_gradcam(model: keras.Model, images: Any, labels: Sequence[int] | None =
                          class_index=class_index if class_index is not None
                          else (pred if predictions is not None else None)))
     n = len(x)
+    if len(heat) != n:
+        raise ValueError(f"heatmaps has {len(heat)} maps for {n} images.")
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"labels has {len(labels)} entries for {n} images.")
     pairs = max(1, min(int(cols), n))
     rows = -(-n // pairs)
     fig, axes = _figure(2 * pairs, rows, (3.0 * pairs * 2 * 0.8, 2.6 * rows))

@@ -130,6 +130,18 @@ def test_output_size_rejects_bad_arguments_with_a_clear_message(call, message: s
 # --------------------------------------------------------------------------- padding
 
 
+def test_numpy_integers_count_as_integers() -> None:
+    # What students write: sizes read off an array's shape or computed with np.prod.
+    assert arithmetic.output_size(np.int64(32), np.int32(5)) == 28
+    assert type(arithmetic.output_size(np.int64(32), 5)) is int
+    assert arithmetic.dense_params(np.prod((4, 4, 16)), 10) == 2570
+    assert arithmetic.output_size(32, 3, padding=np.int64(1)) == 32
+    assert arithmetic.activation_memory_bytes(np.int64(10)) == 40
+    with pytest.raises(ValueError, match="input_size must be a positive"):
+        arithmetic.output_size(np.float64(32), 5)
+
+
+
 def test_same_padding_is_half_the_effective_kernel_per_side() -> None:
     assert [arithmetic.same_padding(k) for k in (1, 3, 5, 7)] == [0, 1, 2, 3]
     assert arithmetic.same_padding(3, dilation=2) == 2

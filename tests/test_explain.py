@@ -214,3 +214,19 @@ def test_plot_gradcam_rejects_bad_predictions(square_model: keras.Model, bad: li
     x, _ = synthetic(2, 11)
     with pytest.raises(ValueError, match="predictions"):
         explain.plot_gradcam(square_model, x, predictions=bad)
+
+
+def test_mismatched_maps_labels_and_class_indices_are_refused(square_model: keras.Model) -> None:
+    x, y = synthetic(4, 12)
+    maps = explain.gradcam(square_model, x)
+    with pytest.raises(ValueError, match="one heatmap"):
+        explain.overlay(x[0], maps)  # the whole batch instead of one map
+    with pytest.raises(ValueError, match="6 maps for 4 images"):
+        explain.plot_gradcam(square_model, x, heatmaps=np.concatenate([maps, maps[:2]]))
+    with pytest.raises(ValueError, match="3 maps for 4 images"):
+        explain.plot_gradcam(square_model, x, heatmaps=maps[:3])
+    with pytest.raises(ValueError, match="labels has 3"):
+        explain.plot_gradcam(square_model, x, labels=y[:3], heatmaps=maps)
+    for bad in (1.7, [0, 1, 0], [[0, 1]]):
+        with pytest.raises(ValueError, match="class_index"):
+            explain.gradcam(square_model, x, class_index=bad)
