@@ -396,12 +396,37 @@ class TrainingMonitor(keras.callbacks.Callback):
             plots.training_curves(self.rows, path=self.plot_path, title=self.title)
 
 
+class BackupError(ValueError):
+    """The backup of an interrupted run cannot be read, so the run cannot resume."""
+
+
 class _Backup(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` that backs up at every epoch end as well as every N batches.
 
     Keras' own callback, given an integer ``save_freq``, saves only every N batches,
     so with fewer than N batches per epoch an interruption would lose whole epochs.
+    It also keeps the previous backup (``double_checkpoint``), which Keras falls back
+    to when a hard kill tore the latest one, and it records the right epoch in
+    mid-epoch backups of a resumed run (Keras counts from 0 until the first epoch ends,
+    so a second interruption early in a resumed run would restart it from epoch 1).
     """
+
+    def __init__(self, backup_dir: Path, save_freq: int | str) -> None:
+        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=True)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError, KeyError) as exc:
+            raise BackupError(
+                f"The backup of the interrupted run in {self.backup_dir} cannot be read "
+                f"(probably cut short by a hard kill): {exc}. Delete that folder to start "
+                f"the run again from epoch 1 (the run folder's history and best model are "
+                f"then replaced), or put a good copy of it back."
+            ) from exc
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._current_epoch = epoch
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         super().on_epoch_end(epoch, logs)

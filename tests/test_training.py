@@ -208,6 +208,54 @@ def test_every_epoch_end_is_backed_up_even_with_fewer_batches_than_backup_every(
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3, 4]
 
 
+def test_a_second_interruption_early_in_a_resumed_run_keeps_its_epoch(tmp_path):
+    """Interrupted in epoch 2, resumed, then interrupted again after 4 batches of that
+    same epoch, before it ended: the mid-epoch backup must say epoch 2, not epoch 1
+    (Keras counts from 0 until the first epoch of a run ends)."""
+    data = _noise_data()
+    r = training.Recipe(epochs=3, batch_size=64)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
+                     backup_every=2, extra_callbacks=[_Interrupt(epoch=1, batch=5)])
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
+                     backup_every=2, extra_callbacks=[_Interrupt(epoch=1, batch=3)])
+    meta = json.loads((tmp_path / training.BACKUP_DIR / "training_metadata.json").read_text())
+    assert meta["epoch"] == 1  # 0-based: epoch 2
+    probe = _FirstStep()
+    training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
+                 backup_every=2, extra_callbacks=[probe])
+    assert probe.epochs == [1, 2]
+    assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3]
+
+
+def test_a_backup_torn_by_a_hard_kill_falls_back_then_fails_clearly(tmp_path):
+    data = _noise_data()
+    r = training.Recipe(epochs=3, batch_size=64)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
+                     extra_callbacks=[_Interrupt(epoch=2, batch=0)])
+    backup = tmp_path / training.BACKUP_DIR
+    latest = backup / "latest.weights.h5"
+    previous = backup / "latest.weights.h5.bkp"
+    assert previous.is_file()  # the backup before the latest one is kept
+
+    # Killed while the latest backup was being written: the previous one is used.
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
+    saved = previous.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
+                     extra_callbacks=[_Interrupt(epoch=2, batch=0)])
+
+    # Both copies torn: a clear error naming the folder, and nothing deleted.
+    for path in (latest, previous):
+        path.write_bytes(saved[: len(saved) // 3])
+    with pytest.raises(training.BackupError, match="Delete that folder"):
+        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0)
+    assert latest.is_file() and previous.is_file()
+    assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2]
+
+
 def test_a_run_without_a_backup_starts_afresh_and_replaces_what_was_left(tmp_path):
     """A folder with an earlier run's history and best model but no backup: the new run
     does not inherit that history or its best score, so best.keras is its own."""
