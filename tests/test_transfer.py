@@ -254,6 +254,22 @@ def test_preplaced_file_with_wrong_hash_is_kept_and_explained(offline: list[str]
     assert offline == []
 
 
+def test_a_truncated_weights_file_is_kept_and_explained(offline: list[str]) -> None:
+    # MobileNetV2's files have no published hash, so a download cut short by a hard
+    # kill is only found out when it is read.
+    source = keras.applications.MobileNetV2(include_top=False, weights=None,
+                                            input_shape=(96, 96, 3))
+    target = tl.weights_path("mobilenetv2", (96, 96, 3))
+    _legacy_h5(source, target)
+    half = target.read_bytes()[: target.stat().st_size // 2]
+    target.write_bytes(half)
+    with pytest.raises(tl.WeightsUnavailableError, match="incomplete") as info:
+        tl.transfer("mobilenetv2", (96, 96, 3), 2, weights="imagenet")
+    assert str(target) in str(info.value)
+    assert tl.get_backbone("mobilenetv2").weights_url((96, 96, 3)) in str(info.value)
+    assert target.read_bytes() == half and offline == []
+
+
 def test_weights_path_argument(tmp_path: Path) -> None:
     keras.utils.set_random_seed(4)
     source = keras.applications.EfficientNetB0(include_top=False, weights=None,

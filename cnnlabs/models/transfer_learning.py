@@ -398,7 +398,16 @@ def transfer(
     base = spec.application()(include_top=False, weights=None, input_shape=(h, w, 3),
                               name="backbone")
     if weights_file is not None:
-        base.load_weights(weights_file)
+        try:
+            base.load_weights(weights_file)
+        except (OSError, ValueError) as exc:  # a cut-short download, or another network's file
+            raise WeightsUnavailableError(
+                f"Cannot read the {spec.name} weights in {weights_file} "
+                f"({type(exc).__name__}: {exc}). The file is probably incomplete (a download "
+                f"cut short) or not {spec.name}'s include_top=False weights for {h}x{w} inputs. "
+                f"It was left as it is: delete it to download again, or replace it with the "
+                f"official file, {spec.weights_url((h, w, 3))}."
+            ) from exc
 
     inputs = keras.Input((h, w, c), name="image")
     x = BackbonePreprocessing(spec.mode, name="preprocess")(inputs)
