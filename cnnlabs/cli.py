@@ -65,6 +65,18 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
     prof = config.get_profile(profile)
     models.get_builder(model_name)  # unknown names fail before any data is loaded
     datasets.info(dataset_name)
+    from cnnlabs.datasets.medmnist_info import MEDMNIST, MULTI_LABEL
+
+    flag = MEDMNIST.get(dataset_name.lower())
+    if flag is not None and flag.task == MULTI_LABEL:
+        raise UsageError(
+            f"{dataset_name} is a multi-label task ({len(flag.labels)} yes/no labels per "
+            "image); cnnlabs train handles single-label classification (one softmax class "
+            "per image) only. Train it in Python with sigmoid outputs and binary "
+            "cross-entropy, and score it with evaluation.medmnist_metrics."
+        )
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out} is a file, not a run folder; choose another --out.")
     config.seed_everything(seed)
     splits = datasets.load(dataset_name, prof, seed=seed)
     print(splits.describe())
@@ -89,13 +101,19 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
     start = time.perf_counter()
     training.fit(model, data, r, run_dir, verbose=verbose)
     seconds = time.perf_counter() - start
+    # Count from history.json, which spans every session of a resumed run (and stops
+    # where TerminateOnNaN stopped the training), not from the recipe.
+    rows = training.read_history(run_dir)
+    epoch_seconds = round(sum(row.get("seconds", 0.0) for row in rows), 1)
     extra = {
         "model": model_name,
         "dataset": dataset_name,
         "profile": prof.name,
         "recipe": asdict(r),
         "parameters": int(model.count_params()),
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(seconds, 1),  # this session's fit
+        "epochs_trained": len(rows),
+        "epoch_seconds_all_sessions": epoch_seconds,
         "resumed": resuming,
         "mock_data": splits.is_mock,
         "data_source": splits.source,
@@ -116,7 +134,9 @@ def train(model_name: str, dataset_name: str, *, profile: str | None = None,
     print(f"Classification report: {model_name} on {dataset_name} "
           f"({report.split}, n={report.n})")
     print(report.text)
-    print(f"test accuracy {report.accuracy:.4f} after {r.epochs} epochs in {seconds:.0f} s")
+    timing = (f"in {seconds:.0f} s this session ({epoch_seconds:.0f} s of epochs over all "
+              f"sessions)" if resuming else f"in {seconds:.0f} s")
+    print(f"test accuracy {report.accuracy:.4f} after {len(rows)} epochs {timing}")
     print(f"run folder: {run_dir}")
     return report.to_dict()
 

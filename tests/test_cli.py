@@ -38,6 +38,7 @@ def test_train_smoke_on_mock_data_writes_a_complete_run_folder(capsys, empty_dat
     assert results["mock_data"] is True and results["profile"] == "smoke"
     assert results["parameters"] == 1_256_080 and results["n"] == 512
     assert results["recipe"]["epochs"] == 1
+    assert results["epochs_trained"] == 1 and results["resumed"] is False
 
 
 def test_train_on_real_data_uses_the_cache(capsys, real_mnist_npz, monkeypatch, tmp_path):
@@ -158,3 +159,69 @@ def test_train_on_a_two_class_dataset_reports_like_a_clinical_test(capsys, empty
     assert results["recipe"]["balance_classes"] is True
     assert {"auc", "sensitivity", "specificity", "accuracy_at_0.5", "val_auc"} <= set(results)
     assert (out_dir / "roc_curve.png").is_file()
+
+
+def test_an_interrupted_train_resumes_and_counts_every_session(capsys, empty_data_dir, tmp_path,
+                                                               monkeypatch):
+    import dataclasses
+
+    import keras
+
+    from cnnlabs import config, training
+
+    # Three epochs on the small smoke data: lift the smoke profile's one-epoch cap.
+    monkeypatch.setitem(config.PROFILES, "smoke",
+                        dataclasses.replace(config.PROFILES["smoke"], max_epochs=None))
+
+    class StopInEpoch2(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 1 and batch == 3:
+                raise KeyboardInterrupt
+
+    real_fit = training.fit
+    calls = []
+
+    def fit(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            kwargs["extra_callbacks"] = [StopInEpoch2()]
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", fit)
+    out_dir = tmp_path / "run"
+    argv = ["train", "lenet", "mnist", "--profile", "smoke", "--epochs", "3",
+            "--out", str(out_dir), "--verbose", "0"]
+    with pytest.warns(UserWarning, match="(?i)mock"):
+        assert cli.main(argv) == 130
+    assert "to resume from the last backup" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="(?i)mock"):
+        assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    rows = training.read_history(out_dir)
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    results = json.loads((out_dir / "results.json").read_text())
+    assert results["resumed"] is True and results["epochs_trained"] == 3
+    assert results["epoch_seconds_all_sessions"] == pytest.approx(
+        sum(row["seconds"] for row in rows), abs=0.1)
+    assert "resuming from the backup" in printed
+    assert "after 3 epochs in" in printed and "over all sessions" in printed
+
+
+def test_a_multi_label_dataset_is_refused_before_any_data_or_run_folder(capsys, empty_data_dir,
+                                                                        tmp_path):
+    runs = tmp_path / "runs"
+    assert cli.main(["train", "lenet", "chestmnist", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "multi-label" in err and "binary cross-entropy" in err
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_an_out_path_that_is_a_file_is_refused_and_kept(capsys, empty_data_dir, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    assert cli.main(["train", "lenet", "mnist", "--profile", "smoke", "--out", str(notes)]) == 2
+    assert "is a file, not a run folder" in capsys.readouterr().err
+    assert notes.read_text() == "my notes"
