@@ -87,8 +87,10 @@ AUGMENTATIONS: dict[str, str] = {
 def augmenter(names: Sequence[str], image_shape: Sequence[int], seed: int = 0) -> keras.Sequential:
     """A ``keras.Sequential`` of preprocessing layers applying ``names`` in order.
 
-    Each layer gets its own seed derived from ``seed``, so that a pipeline built
-    twice with the same seed produces the same augmented batches.
+    Each layer gets its own seed derived from ``seed``. The training pipelines apply
+    it to several batches in parallel, so the draws are not repeated bit for bit from
+    run to run (the shuffle order is); seeded training runs on this backend do not
+    repeat bit for bit anyway (see ``config.seed_everything``).
 
     Raises:
         ValueError: for an unknown name; the message lists the valid ones.
