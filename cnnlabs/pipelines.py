@@ -18,6 +18,7 @@ lists the ones it uses.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,6 +374,7 @@ def from_files(
     elif cache:
         target = cache_file(cache, paths, labels, image_size, channels)
         target.parent.mkdir(parents=True, exist_ok=True)
+        _drop_stale_cache_lock(target)
         ds = ds.cache(str(target))
     low, high = float(value_range[0]), float(value_range[1])
     scale = None if (low, high) == UNIT_PIXELS else (lambda x: x * (high - low) + low)
@@ -385,6 +387,21 @@ def from_files(
                                   image_shape=(int(image_size[0]), int(image_size[1]), channels),
                                   num_classes=num_classes, before_augment=before,
                                   after_augment=after)
+
+
+def _drop_stale_cache_lock(target: Path) -> None:
+    """Remove the lock a killed first pass left beside an unfinished tf.data cache file.
+
+    tf.data writes ``<target>_0.lockfile`` while it fills the cache and deletes it at the
+    end; a process killed meanwhile leaves it behind, and the next run would fail with
+    "There appears to be a concurrent caching iterator running". The cache was not
+    finished (no ``<target>.index``), so the next pass fills it again from the images.
+    """
+    lock = target.with_name(target.name + "_0.lockfile")
+    if lock.exists() and not target.with_name(target.name + ".index").exists():
+        warnings.warn(f"Removing {lock}, left by a run that stopped while filling the cache "
+                      f"{target}; this run fills it again.", stacklevel=3)
+        lock.unlink(missing_ok=True)
 
 
 def cache_file(cache: str | Path, paths: Sequence[str | Path], labels: Sequence[int],

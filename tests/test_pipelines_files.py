@@ -88,6 +88,20 @@ def test_cache_to_a_file(tmp_path: Path, mixed_files):
     np.testing.assert_array_equal(np.concatenate([x.numpy() for x, _ in ds]), first)
 
 
+def test_a_lock_left_by_a_killed_first_pass_does_not_block_the_next_run(tmp_path: Path,
+                                                                       mixed_files):
+    paths, labels = mixed_files
+    target = pipelines.cache_file(tmp_path / "cache" / "train", paths, labels, (8, 8), 3)
+    target.parent.mkdir(parents=True)
+    lock = target.with_name(target.name + "_0.lockfile")
+    lock.write_text("left by a process that was killed")
+    with pytest.warns(UserWarning, match="stopped while filling the cache"):
+        ds = pipelines.from_files(paths, labels, 2, image_size=(8, 8), training=False,
+                                  cache=tmp_path / "cache" / "train")
+    assert len(np.concatenate([x.numpy() for x, _ in ds])) == len(paths)
+    assert not lock.exists() and target.with_name(target.name + ".index").exists()
+
+
 def test_a_file_cache_never_serves_another_file_list(tmp_path: Path, mixed_files):
     """Same cache path, other files (another split or seed): the new files are read."""
     paths, labels = mixed_files
