@@ -131,7 +131,7 @@ def get_profile(name: str | None = None) -> Profile:
     Raises:
         ValueError: for an unknown name; the message lists the valid ones.
     """
-    chosen = name or os.environ.get(PROFILE_ENV, "").strip() or "auto"
+    chosen = (name or "").strip() or os.environ.get(PROFILE_ENV, "").strip() or "auto"
     chosen = chosen.lower()
     if chosen == "auto":
         chosen = "full" if gpu_names() else "cpu"
@@ -173,13 +173,16 @@ def new_run_dir(label: str, root: Path | None = None) -> Path:
     """Create and return a fresh run folder ``<runs>/<label>-<timestamp>``."""
     root = Path(root) if root is not None else runs_dir()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    root.mkdir(parents=True, exist_ok=True)
     candidate = root / f"{label}-{stamp}"
     suffix = 1
-    while candidate.exists():
-        suffix += 1
-        candidate = root / f"{label}-{stamp}-{suffix}"
-    candidate.mkdir(parents=True)
-    return candidate
+    while True:
+        try:
+            candidate.mkdir()  # atomic: two runs started in the same second get two folders
+            return candidate
+        except FileExistsError:
+            suffix += 1
+            candidate = root / f"{label}-{stamp}-{suffix}"
 
 
 def in_colab() -> bool:

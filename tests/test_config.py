@@ -62,6 +62,41 @@ def test_run_folders_are_fresh_and_distinct(tmp_path):
     assert a != b and a.is_dir() and b.is_dir() and a.parent == tmp_path
 
 
+def test_runs_started_in_the_same_second_get_distinct_folders(tmp_path, monkeypatch):
+    import threading
+    from datetime import datetime
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 28, 0, 13, 9)
+
+    monkeypatch.setattr(config, "datetime", Frozen)
+    barrier = threading.Barrier(6)
+    made, errors = [], []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            made.append(config.new_run_dir("lenet-mnist-cpu", root=tmp_path / "runs"))
+        except OSError as exc:  # the exists-then-mkdir version raised FileExistsError here
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(p.name for p in made) == sorted(
+        ["lenet-mnist-cpu-20261128-001309"]
+        + [f"lenet-mnist-cpu-20261128-001309-{i}" for i in range(2, 7)])
+
+
+def test_an_explicit_profile_name_is_trimmed_like_the_environment_variable():
+    assert config.get_profile(" CPU ").name == "cpu"
+
+
 def test_seed_everything_repeats_numpy_and_keras_draws():
     import keras
 
