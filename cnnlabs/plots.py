@@ -152,8 +152,12 @@ def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str],
 def misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
                   class_names: Sequence[str], limit: int = 16, ncols: int = 8,
                   path: Path | str | None = None) -> Figure:
-    """The first ``limit`` misclassified images, titled "true -> predicted"."""
-    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:limit]
+    """The first ``limit`` misclassified images, titled "true -> predicted".
+
+    The figure's title gives how many are shown out of how many were misclassified.
+    """
+    all_wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))
+    wrong = all_wrong[:limit]
     n = max(len(wrong), 1)
     nrows = -(-n // ncols)
     fig, axes = _figure(ncols, nrows, (1.4 * ncols, 1.6 * nrows))
@@ -165,7 +169,9 @@ def misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
             image = image[..., 0]
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         ax.set_title(f"{class_names[y_true[idx]]} -> {class_names[y_pred[idx]]}", fontsize=9)
-    fig.suptitle(f"{len(wrong)} misclassified (true -> predicted)")
+    shown = (f"{len(wrong)} misclassified" if len(wrong) == len(all_wrong)
+             else f"the first {len(wrong)} of {len(all_wrong)} misclassified")
+    fig.suptitle(f"{shown} (true -> predicted)")
     return _finish(fig, path)
 
 

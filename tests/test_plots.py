@@ -42,6 +42,14 @@ def test_misclassified_shows_only_the_mistakes_true_then_predicted():
     assert "2 misclassified" in fig.get_suptitle()
 
 
+def test_misclassified_says_how_many_of_how_many_it_shows():
+    images = np.zeros((5, 4, 4), "uint8")
+    fig = plots.misclassified(images, np.array([0, 0, 0, 0, 1]), np.array([1, 1, 1, 0, 0]),
+                              ["x", "y"], limit=2)
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 2
+    assert "the first 2 of 4 misclassified" in fig.get_suptitle()
+
+
 def test_augmentation_grid_shows_the_original_then_the_copies():
     images = np.random.default_rng(0).integers(0, 255, (2, 8, 8, 3), dtype="uint8")
     fig = plots.augmentation_grid(images, ["flip", "crop"], copies=3)
