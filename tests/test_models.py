@@ -9,6 +9,20 @@ import pytest
 from cnnlabs import models
 
 
+@pytest.mark.parametrize(("shape", "classes", "message"), [
+    ((32, 32, 3), 1, "classes must be a whole number of 2 or more"),
+    ((32, 32, 3), 2.7, "classes must be a whole number of 2 or more"),
+    ((32, 32, 3), True, "classes must be a whole number of 2 or more"),
+    ((28.9, 28, 1), 10, "input_shape must be whole numbers"),
+])
+def test_build_refuses_one_class_and_fractional_sizes(shape, classes, message):
+    # A one-unit softmax always outputs 1.0 (loss 0, nothing learns); int() would
+    # silently turn 2.7 classes into 2 and a 28.9-pixel side into 28.
+    with pytest.raises(ValueError, match=message):
+        models.build("minivggnet", shape, classes)
+    assert models.build("minivggnet", (32, 32, np.int64(3)), np.int64(2)).output.shape[-1] == 2
+
+
 @pytest.mark.parametrize(
     ("name", "shape", "classes", "params"),
     [

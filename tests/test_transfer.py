@@ -294,3 +294,8 @@ def test_lazy_export_list_matches_module() -> None:
 def test_random_weights_are_announced_loudly() -> None:
     with pytest.warns(tl.NoPretrainedWeightsWarning, match="NO PRETRAINED WEIGHTS"):
         tl.transfer("mobilenetv2", (32, 32, 3), 2, weights=None)
+
+
+def test_transfer_refuses_a_single_class() -> None:
+    with pytest.raises(ValueError, match="classes must be a whole number of 2 or more"):
+        tl.transfer("mobilenetv2", (32, 32, 3), 1, weights=None)

@@ -53,7 +53,7 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-from cnnlabs.models import _TRANSFER_API, check_input, predictions
+from cnnlabs.models import _TRANSFER_API, check_classes, check_input, predictions
 
 __all__ = sorted(_TRANSFER_API)  # one list, kept in cnnlabs.models for the lazy import
 
@@ -373,8 +373,7 @@ def transfer(
     h, w, c = check_input(spec.name, input_shape, spec.min_size)
     if c not in (1, 3):
         raise ValueError(f"{spec.name} expects 1 (gray) or 3 (RGB) channels; got {c}.")
-    if int(classes) < 1:
-        raise ValueError(f"classes must be >= 1; got {classes}.")
+    classes = check_classes(classes)
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout}.")
 
