@@ -108,13 +108,16 @@ def install_line(repo: str | None = None, branch: str | None = None) -> str:
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _INSTALL_RE = re.compile(r"%pip install -q \"cnnlabs @ git\+https://github\.com/[^\"]*\"")
-_CLONE_RE = re.compile(r"git clone https://github\.com/[\w.-]+/[\w.-]+")
+_CLONE_RE = re.compile(r"git clone https://github\.com/[\w.-]+/[\w.-]+?(?:\.git)?"
+                       r"(?P<cd> && cd [\w.-]+)?(?=[\s`]|$)")
 
 
 def sync_text(text: str, lab: Lab | None) -> str:
     """Rewrite the install line (and, for a lab, its badge) in ``text`` to the current repo."""
     text = _INSTALL_RE.sub(lambda _m: install_line(), text)
-    text = _CLONE_RE.sub(lambda _m: f"git clone {config_repo_url()}", text)
+    folder = config.REPO.rsplit("/", 1)[-1]
+    text = _CLONE_RE.sub(lambda m: f"git clone {config_repo_url()}"
+                         + (f" && cd {folder}" if m.group("cd") else ""), text)
     if lab is not None:
         text = _BADGE_RE.sub(lambda _m: colab_badge(lab), text)
     return text
@@ -225,13 +228,41 @@ def template_problems(path: Path) -> list[str]:
             problems.append(f"code cell {i} has saved outputs")
         if cell.get("execution_count") is not None:
             problems.append(f"code cell {i} has an execution count")
-        src = _source(cell)
-        if re.search(r"\.fit\(", src) and "verbose=2" not in src:
-            problems.append(f"code cell {i} calls fit without verbose=2")
+        for line in _fits_without_verbose_2(_source(cell)):
+            problems.append(f"code cell {i} calls fit without verbose=2 (line {line})")
     kernelspec = nb.get("metadata", {}).get("kernelspec", {})
     if kernelspec.get("name") != "python3" or kernelspec.get("language") != "python":
         problems.append("the kernelspec is not Python 3 (name 'python3', language 'python')")
     return problems
+
+
+def _fits_without_verbose_2(source: str) -> list[int]:
+    """Line numbers of the ``fit(...)`` calls in ``source`` that lack a literal ``verbose=2``.
+
+    IPython lines (``%pip``, ``!ls``) are blanked before parsing; a cell that still does not
+    parse is checked line by line instead.
+    """
+    import ast
+
+    lines = source.splitlines()
+    python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+    try:
+        tree = ast.parse(python)
+    except SyntaxError:
+        return [n for n, line in enumerate(lines, start=1)
+                if re.search(r"\bfit\(", line) and "verbose=2" not in line]
+    missing = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name != "fit":
+            continue
+        verbose = [k.value for k in node.keywords if k.arg == "verbose"]
+        if not (verbose and isinstance(verbose[0], ast.Constant) and verbose[0].value == 2):
+            missing.append(node.lineno)
+    return sorted(missing)
 
 
 def run(number: int, profile: str | None = None, out: Path | None = None,

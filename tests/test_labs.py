@@ -50,6 +50,12 @@ def _write(tmp_path: Path, nb: dict) -> Path:
         (lambda nb: nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
                                         "execution_count": None,
                                         "source": "model.fit(x, y, epochs=3)"}), "verbose=2"),
+        # verbose=2 in one call does not excuse another call in the same cell
+        (lambda nb: nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
+                                        "execution_count": None,
+                                        "source": "model.fit(x, y, verbose=2)\n"
+                                                  "model.fit(x, y)"}),
+         "fit without verbose=2 (line 2)"),
     ],
 )
 def test_template_check_catches_each_kind_of_damage(tmp_path, damage, expected):
@@ -83,7 +89,7 @@ def test_sync_rewrites_a_forked_repository_everywhere(tmp_path, monkeypatch):
     nb = _good_notebook()
     (folder / labs.get(3).filename).write_text(json.dumps(nb))
     readme = tmp_path / "README.md"
-    readme.write_text("git clone https://github.com/cnnlabs/cnnlabs\n"
+    readme.write_text("git clone https://github.com/cnnlabs/cnnlabs && cd cnnlabs\n"
                       "<!-- labs-table:start -->\nold\n<!-- labs-table:end -->\n")
     monkeypatch.setenv("CNNLABS_LABS_DIR", str(folder))
     monkeypatch.setattr(config, "REPO", "someone/fork")
@@ -91,7 +97,7 @@ def test_sync_rewrites_a_forked_repository_everywhere(tmp_path, monkeypatch):
     assert len(changed) == 2
     text = (folder / labs.get(3).filename).read_text()
     assert "someone/fork" in text and "cnnlabs/cnnlabs" not in text
-    assert "git clone https://github.com/someone/fork" in readme.read_text()
+    assert "git clone https://github.com/someone/fork && cd fork\n" in readme.read_text()
     assert "github/someone/fork/blob/main/labs/03_lenet_mnist.ipynb" in readme.read_text()
     assert labs.sync(readme) == []  # idempotent
     # Only the changed lines differ: sources stay lists of lines, as Jupyter writes them.
