@@ -109,7 +109,7 @@ def install_line(repo: str | None = None, branch: str | None = None) -> str:
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _INSTALL_RE = re.compile(r"%pip install -q \"cnnlabs @ git\+https://github\.com/[^\"]*\"")
 _CLONE_RE = re.compile(r"git clone https://github\.com/[\w.-]+/[\w.-]+?(?:\.git)?"
-                       r"(?P<cd> && cd [\w.-]+)?(?=[\s`]|$)")
+                       r"(?P<cd> && cd [\w.-]+?(?![\w-]|\.\w))?(?![\w-]|\.\w)")
 
 
 def sync_text(text: str, lab: Lab | None) -> str:
