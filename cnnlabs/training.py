@@ -415,6 +415,9 @@ class _Backup(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=True)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
+        if not self.model.built:  # Keras' own error says how to build it first
+            super().on_train_begin(logs)
+            return
         try:
             super().on_train_begin(logs)
         except (OSError, ValueError, KeyError) as exc:
