@@ -54,9 +54,13 @@ def main() -> None:
                f"{args.dataset} --profile {results['profile']}"
                + (f" --epochs {args.epochs}" if args.epochs else "")
                + (f" --seed {args.seed}" if args.seed != 42 else ""))
+    # A resumed run (--out of an interrupted one): its epochs' time over all sessions.
+    seconds = (f"{results['epoch_seconds_all_sessions']:.0f} s of epochs over all sessions"
+               if results["resumed"] else f"{results['train_seconds']:.0f} s ({wall:.0f} s end "
+               f"to end)")
     row = (f"| {args.model} | {args.dataset} | {results['profile']} | "
-           f"{results['accuracy'] * 100:.2f}% | {results['n']:,} | {results['recipe']['epochs']} | "
-           f"{results['train_seconds']:.0f} s ({wall:.0f} s end to end) | {hardware} | "
+           f"{results['accuracy'] * 100:.2f}% | {results['n']:,} | {results['epochs_trained']} | "
+           f"{seconds} | {hardware} | "
            f"TF {results['environment']['tensorflow']}, Keras {results['environment']['keras']} | "
            f"`{command}` |")
     print("\nresults.md row:")

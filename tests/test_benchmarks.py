@@ -107,3 +107,22 @@ def test_shifted_scores_average_the_nine_circular_shifts():
     shifted = medical.shifted_scores(model, dataset, shift=2)
     np.testing.assert_allclose(shifted, expected, rtol=1e-6)
     assert not np.allclose(shifted, images[:, 1, 4, 0])
+
+
+def test_train_row_prints_a_results_row_from_the_run(empty_data_dir, tmp_path):
+    """The row's epochs and time come from the run (history.json, fit's time)."""
+    import json
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "train_row.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "lenet", "mnist", "--profile", "smoke",
+         "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=600, check=True)
+    lines = done.stdout.splitlines()
+    row = lines[lines.index("results.md row:") + 1].split(" | ")
+    assert row[0] == "| lenet" and row[1:3] == ["mnist", "smoke"]
+    assert row[4] == "512" and row[5] == "1"  # mock test split, one epoch trained
+    assert row[6].endswith("s end to end)")
+    summary = json.loads(lines[-1])
+    assert summary["n"] == 512 and summary["seed"] == 42
