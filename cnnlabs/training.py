@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -94,12 +95,20 @@ class Recipe:
     unfreeze: int = 0
 
     def __post_init__(self) -> None:
-        """Reject settings that would train nothing or train wrongly, before any data loads."""
+        """Reject settings that would train nothing or train wrongly, before any data loads.
+
+        Whole-number fields given as NumPy integers become plain ints (``recipe.json``
+        is written with the standard JSON encoder).
+        """
+        def whole(value: Any) -> bool:
+            return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
         checks = [
-            (isinstance(self.epochs, numbers.Integral) and self.epochs >= 1,
+            (whole(self.epochs) and self.epochs >= 1,
              "epochs must be a whole number, 1 or more"),
-            (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1,
+            (whole(self.batch_size) and self.batch_size >= 1,
              "batch_size must be a whole number, 1 or more"),
+            (whole(self.unfreeze), "unfreeze must be a whole number"),
             (self.learning_rate > 0, "learning_rate must be above 0"),
             (self.weight_decay >= 0, "weight_decay must be 0 or more"),
             (self.warmup_epochs >= 0, "warmup_epochs must be 0 or more"),
@@ -110,6 +119,8 @@ class Recipe:
         for ok, message in checks:
             if not ok:
                 raise ValueError(f"Bad recipe: {message}; got {self!r}.")
+        for name in ("epochs", "batch_size", "unfreeze"):
+            object.__setattr__(self, name, int(getattr(self, name)))  # frozen dataclass
 
 
 #: recipes[model][profile]. ``smoke`` is tiny on purpose: it checks the plumbing.
@@ -420,13 +431,26 @@ class _Backup(keras.callbacks.BackupAndRestore):
             return
         try:
             super().on_train_begin(logs)
+            return
         except (OSError, ValueError, KeyError) as exc:
-            raise BackupError(
-                f"The backup of the interrupted run in {self.backup_dir} cannot be read "
-                f"(probably cut short by a hard kill): {exc}. Delete that folder to start "
-                f"the run again from epoch 1 (the run folder's history and best model are "
-                f"then replaced), or put a good copy of it back."
-            ) from exc
+            failure = exc
+        # Keras falls back to the previous backup only when the weights file is torn
+        # (OSError); a torn metadata file (bad JSON) gets the same fallback here.
+        previous = [Path(self._prev_weights_path), Path(self._prev_training_metadata_path)]
+        if not isinstance(failure, OSError) and all(path.is_file() for path in previous):
+            shutil.copyfile(previous[0], self._weights_path)
+            shutil.copyfile(previous[1], self._training_metadata_path)
+            try:
+                super().on_train_begin(logs)
+                return
+            except (OSError, ValueError, KeyError) as exc:
+                failure = exc
+        raise BackupError(
+            f"The backup of the interrupted run in {self.backup_dir} cannot be read "
+            f"(probably cut short by a hard kill): {failure}. Delete that folder to start "
+            f"the run again from epoch 1 (the run folder's history and best model are "
+            f"then replaced), or put a good copy of it back."
+        ) from failure
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._current_epoch = epoch

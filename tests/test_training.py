@@ -43,6 +43,8 @@ def test_smoke_profile_caps_epochs_and_overrides_apply():
     ({"weight_decay": -1e-4}, "weight_decay must be"),
     ({"label_smoothing": 1.0}, "label_smoothing must be"),
     ({"unfreeze": -5}, "unfreeze must be"),
+    ({"epochs": True}, "epochs must be"),
+    ({"batch_size": True}, "batch_size must be"),
 ])
 def test_a_recipe_that_would_train_nothing_or_wrongly_is_refused(override, message):
     # Before this check `cnnlabs train ... --epochs -1` saved an untrained model's results.
@@ -50,6 +52,13 @@ def test_a_recipe_that_would_train_nothing_or_wrongly_is_refused(override, messa
         training.recipe("lenet", "cpu", **override)
     with pytest.raises(ValueError, match=message):
         training.Recipe(**override)
+
+
+def test_numpy_integers_in_a_recipe_become_plain_ints():
+    r = training.recipe("lenet", "cpu", epochs=np.int64(3), batch_size=np.int32(32))
+    assert (r.epochs, r.batch_size) == (3, 32)
+    assert type(r.epochs) is int and type(r.batch_size) is int
+    json.dumps(dataclasses.asdict(r))  # recipe.json is written with the standard encoder
 
 
 def test_models_without_a_recipe_get_the_profile_default():
@@ -254,6 +263,21 @@ def test_a_backup_torn_by_a_hard_kill_falls_back_then_fails_clearly(tmp_path):
         training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0)
     assert latest.is_file() and previous.is_file()
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2]
+
+
+def test_a_torn_backup_metadata_file_also_falls_back_to_the_previous_backup(tmp_path):
+    data = _noise_data()
+    r = training.Recipe(epochs=3, batch_size=64)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
+                     extra_callbacks=[_Interrupt(epoch=2, batch=0)])
+    meta = tmp_path / training.BACKUP_DIR / "training_metadata.json"
+    meta.write_text(meta.read_text()[:5])  # a hard kill while it was written: bad JSON
+    probe = _FirstStep()
+    training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
+                 extra_callbacks=[probe])
+    assert probe.epochs == [1, 2]  # the previous backup (end of epoch 1), not epoch 1 again
+    assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3]
 
 
 def test_a_run_without_a_backup_starts_afresh_and_replaces_what_was_left(tmp_path):
