@@ -239,19 +239,26 @@ def template_problems(path: Path) -> list[str]:
 def _fits_without_verbose_2(source: str) -> list[int]:
     """Line numbers of the ``fit(...)`` calls in ``source`` that lack a literal ``verbose=2``.
 
-    IPython lines (``%pip``, ``!ls``) are blanked before parsing; a cell that still does not
-    parse is checked line by line instead.
+    IPython lines (``%time ...``, ``!ls``) are blanked before parsing and checked as text
+    (``%time model.fit(...)`` still counts); a cell that does not parse is checked line by
+    line instead.
     """
     import ast
 
+    def by_text(numbered: list[tuple[int, str]]) -> list[int]:
+        return [n for n, line in numbered
+                if re.search(r"\bfit\(", line) and "verbose=2" not in line]
+
     lines = source.splitlines()
-    python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+    magic = [(n, line) for n, line in enumerate(lines, start=1)
+             if line.lstrip().startswith(("%", "!"))]
+    blanked = {n for n, _ in magic}
+    python = "\n".join("" if n in blanked else line for n, line in enumerate(lines, start=1))
     try:
         tree = ast.parse(python)
     except SyntaxError:
-        return [n for n, line in enumerate(lines, start=1)
-                if re.search(r"\bfit\(", line) and "verbose=2" not in line]
-    missing = []
+        return by_text(list(enumerate(lines, start=1)))
+    missing = by_text(magic)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue

@@ -56,6 +56,11 @@ def _write(tmp_path: Path, nb: dict) -> Path:
                                         "source": "model.fit(x, y, verbose=2)\n"
                                                   "model.fit(x, y)"}),
          "fit without verbose=2 (line 2)"),
+        # a line magic in front of the call does not hide it
+        (lambda nb: nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
+                                        "execution_count": None,
+                                        "source": "%time history = model.fit(x, epochs=3)"}),
+         "fit without verbose=2 (line 1)"),
     ],
 )
 def test_template_check_catches_each_kind_of_damage(tmp_path, damage, expected):
