@@ -281,6 +281,10 @@ def test_weights_path_argument(tmp_path: Path) -> None:
         np.testing.assert_array_equal(np.array(a), np.array(b))
     with pytest.raises(FileNotFoundError):
         tl.transfer("efficientnetb0", (32, 32, 3), weights=tmp_path / "missing.h5")
+    torn = tmp_path / "torn.weights.h5"
+    torn.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(tl.WeightsUnavailableError, match="pass a complete copy"):
+        tl.transfer("efficientnetb0", (32, 32, 3), 2, weights=torn)
 
 
 def test_lazy_export_list_matches_module() -> None:

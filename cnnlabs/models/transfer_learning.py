@@ -404,8 +404,10 @@ def transfer(
                 f"Cannot read the {spec.name} weights in {weights_file} "
                 f"({type(exc).__name__}: {exc}). The file is probably incomplete (a download "
                 f"cut short) or not {spec.name}'s include_top=False weights for {h}x{w} inputs. "
-                f"It was left as it is: delete it to download again, or replace it with the "
-                f"official file, {spec.weights_url((h, w, 3))}."
+                + (f"It was left as it is: delete it to download again, or replace it with "
+                   f"the official file, {spec.weights_url((h, w, 3))}."
+                   if weights == "imagenet" else
+                   "It was left as it is: pass a complete copy of the weights file.")
             ) from exc
 
     inputs = keras.Input((h, w, c), name="image")
