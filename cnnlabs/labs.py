@@ -108,16 +108,22 @@ def install_line(repo: str | None = None, branch: str | None = None) -> str:
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _INSTALL_RE = re.compile(r"%pip install -q \"cnnlabs @ git\+https://github\.com/[^\"]*\"")
-_CLONE_RE = re.compile(r"git clone https://github\.com/[\w.-]+/[\w.-]+?(?:\.git)?"
-                       r"(?P<cd> && cd [\w.-]+?(?![\w-]|\.\w))?(?![\w-]|\.\w)")
+_CLONE_RE = re.compile(r"git clone https://github\.com/[\w.-]+/(?P<name>[\w.-]+?)(?:\.git)?"
+                       r"(?: && cd (?P<cd>[\w.-]+?)(?![\w-]|\.\w))?(?![\w-]|\.\w)")
 
 
 def sync_text(text: str, lab: Lab | None) -> str:
     """Rewrite the install line (and, for a lab, its badge) in ``text`` to the current repo."""
     text = _INSTALL_RE.sub(lambda _m: install_line(), text)
     folder = config.REPO.rsplit("/", 1)[-1]
-    text = _CLONE_RE.sub(lambda m: f"git clone {config_repo_url()}"
-                         + (f" && cd {folder}" if m.group("cd") else ""), text)
+
+    def clone(m: re.Match) -> str:
+        # `&& cd NAME` follows the clone into its folder; any other cd is left alone.
+        cd = m.group("cd")
+        after = "" if cd is None else f" && cd {folder if cd == m.group('name') else cd}"
+        return f"git clone {config_repo_url()}{after}"
+
+    text = _CLONE_RE.sub(clone, text)
     if lab is not None:
         text = _BADGE_RE.sub(lambda _m: colab_badge(lab), text)
     return text
