@@ -128,3 +128,11 @@ def test_medical_labs_run_on_mock_data_when_nothing_is_cached(number, empty_data
     assert "MOCK" in printed
     assert "majority baseline" in printed and "sensitivity" in printed
     assert list(empty_data_dir.iterdir()) == []  # mock data is written to the run folder only
+
+
+def test_sync_follows_only_the_cloned_folder(monkeypatch):
+    monkeypatch.setattr(config, "REPO", "someone/my.fork")
+    assert labs.sync_text("(`git clone https://github.com/cnnlabs/cnnlabs && cd cnnlabs`).",
+                          None) == "(`git clone https://github.com/someone/my.fork && cd my.fork`)."
+    assert labs.sync_text("git clone https://github.com/cnnlabs/cnnlabs.git && cd elsewhere",
+                          None) == "git clone https://github.com/someone/my.fork && cd elsewhere"
