@@ -45,6 +45,7 @@ __all__ = [
     "dense_params",
     "effective_kernel",
     "format_table",
+    "is_integer",
     "layer_table",
     "output_size",
     "pool_output_size",
@@ -69,13 +70,16 @@ def _positive(name: str, value: object) -> int:
 
     NumPy integers (``np.prod(shape)``, an array element) count as integers; bools do not.
     """
-    if not _is_integer(value) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
 
 
-def _is_integer(value: object) -> bool:
-    """True for Python and NumPy integers, False for bools, floats and everything else."""
+def is_integer(value: object) -> bool:
+    """True for Python and NumPy integers, False for bools, floats and everything else.
+
+    The one test of "a whole number" that cnnlabs' argument checks share.
+    """
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -88,7 +92,7 @@ def _padding(padding: Padding) -> int | str:
                 f"padding must be 'valid', 'same' or a non-negative integer, got {padding!r}."
             )
         return name
-    if not _is_integer(padding) or padding < 0:
+    if not is_integer(padding) or padding < 0:
         raise ValueError(
             f"padding must be 'valid', 'same' or a non-negative integer, got {padding!r}."
         )
@@ -276,7 +280,7 @@ def activation_memory_bytes(values: int, bytes_per_value: int = 4) -> int:
     >>> activation_memory_bytes(1_000_000)
     4000000
     """
-    if not _is_integer(values) or values < 0:
+    if not is_integer(values) or values < 0:
         raise ValueError(f"values must be a non-negative integer, got {values!r}.")
     return int(values) * _positive("bytes_per_value", bytes_per_value)
 

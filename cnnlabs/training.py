@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import shutil
 import time
 import warnings
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from cnnlabs.arithmetic import is_integer
 from cnnlabs.config import Profile, get_profile
 
 if TYPE_CHECKING:
@@ -100,15 +100,12 @@ class Recipe:
         Whole-number fields given as NumPy integers become plain ints (``recipe.json``
         is written with the standard JSON encoder).
         """
-        def whole(value: Any) -> bool:
-            return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
         checks = [
-            (whole(self.epochs) and self.epochs >= 1,
+            (is_integer(self.epochs) and self.epochs >= 1,
              "epochs must be a whole number, 1 or more"),
-            (whole(self.batch_size) and self.batch_size >= 1,
+            (is_integer(self.batch_size) and self.batch_size >= 1,
              "batch_size must be a whole number, 1 or more"),
-            (whole(self.unfreeze), "unfreeze must be a whole number"),
+            (is_integer(self.unfreeze), "unfreeze must be a whole number"),
             (self.learning_rate > 0, "learning_rate must be above 0"),
             (self.weight_decay >= 0, "weight_decay must be 0 or more"),
             (self.warmup_epochs >= 0, "warmup_epochs must be 0 or more"),

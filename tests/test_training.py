@@ -217,33 +217,40 @@ def test_every_epoch_end_is_backed_up_even_with_fewer_batches_than_backup_every(
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3, 4]
 
 
+def _fit(data, r, run_dir, **kwargs):
+    """Train a freshly built 8x8 LeNet in ``run_dir``, as a new process would."""
+    return training.fit(models.build("lenet", (8, 8, 1), 3), data, r, run_dir, verbose=0,
+                        **kwargs)
+
+
+def _interrupted_in_epoch_3(run_dir):
+    """A 3-epoch run stopped at the start of epoch 3, its backup left in ``run_dir``."""
+    data, r = _noise_data(), training.Recipe(epochs=3, batch_size=64)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, r, run_dir, extra_callbacks=[_Interrupt(epoch=2, batch=0)])
+    return data, r
+
+
 def test_a_second_interruption_early_in_a_resumed_run_keeps_its_epoch(tmp_path):
     """Interrupted in epoch 2, resumed, then interrupted again after 4 batches of that
     same epoch, before it ended: the mid-epoch backup must say epoch 2, not epoch 1
     (Keras counts from 0 until the first epoch of a run ends)."""
     data = _noise_data()
     r = training.Recipe(epochs=3, batch_size=64)
-    with pytest.raises(KeyboardInterrupt):
-        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
-                     backup_every=2, extra_callbacks=[_Interrupt(epoch=1, batch=5)])
-    with pytest.raises(KeyboardInterrupt):
-        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
-                     backup_every=2, extra_callbacks=[_Interrupt(epoch=1, batch=3)])
+    for batch in (5, 3):
+        with pytest.raises(KeyboardInterrupt):
+            _fit(data, r, tmp_path, backup_every=2,
+                 extra_callbacks=[_Interrupt(epoch=1, batch=batch)])
     meta = json.loads((tmp_path / training.BACKUP_DIR / "training_metadata.json").read_text())
     assert meta["epoch"] == 1  # 0-based: epoch 2
     probe = _FirstStep()
-    training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
-                 backup_every=2, extra_callbacks=[probe])
+    _fit(data, r, tmp_path, backup_every=2, extra_callbacks=[probe])
     assert probe.epochs == [1, 2]
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3]
 
 
 def test_a_backup_torn_by_a_hard_kill_falls_back_then_fails_clearly(tmp_path):
-    data = _noise_data()
-    r = training.Recipe(epochs=3, batch_size=64)
-    with pytest.raises(KeyboardInterrupt):
-        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
-                     extra_callbacks=[_Interrupt(epoch=2, batch=0)])
+    data, r = _interrupted_in_epoch_3(tmp_path)
     backup = tmp_path / training.BACKUP_DIR
     latest = backup / "latest.weights.h5"
     previous = backup / "latest.weights.h5.bkp"
@@ -253,29 +260,23 @@ def test_a_backup_torn_by_a_hard_kill_falls_back_then_fails_clearly(tmp_path):
     latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
     saved = previous.read_bytes()
     with pytest.raises(KeyboardInterrupt):
-        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
-                     extra_callbacks=[_Interrupt(epoch=2, batch=0)])
+        _fit(data, r, tmp_path, extra_callbacks=[_Interrupt(epoch=2, batch=0)])
 
     # Both copies torn: a clear error naming the folder, and nothing deleted.
     for path in (latest, previous):
         path.write_bytes(saved[: len(saved) // 3])
     with pytest.raises(training.BackupError, match="Delete that folder"):
-        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0)
+        _fit(data, r, tmp_path)
     assert latest.is_file() and previous.is_file()
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2]
 
 
 def test_a_torn_backup_metadata_file_also_falls_back_to_the_previous_backup(tmp_path):
-    data = _noise_data()
-    r = training.Recipe(epochs=3, batch_size=64)
-    with pytest.raises(KeyboardInterrupt):
-        training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
-                     extra_callbacks=[_Interrupt(epoch=2, batch=0)])
+    data, r = _interrupted_in_epoch_3(tmp_path)
     meta = tmp_path / training.BACKUP_DIR / "training_metadata.json"
     meta.write_text(meta.read_text()[:5])  # a hard kill while it was written: bad JSON
     probe = _FirstStep()
-    training.fit(models.build("lenet", (8, 8, 1), 3), data, r, tmp_path, verbose=0,
-                 extra_callbacks=[probe])
+    _fit(data, r, tmp_path, extra_callbacks=[probe])
     assert probe.epochs == [1, 2]  # the previous backup (end of epoch 1), not epoch 1 again
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3]
 

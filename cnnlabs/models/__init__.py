@@ -9,9 +9,10 @@ stays cheap until a model is actually built.
 from __future__ import annotations
 
 import importlib
-import numbers
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from cnnlabs.arithmetic import is_integer
 
 if TYPE_CHECKING:
     import keras
@@ -79,16 +80,8 @@ def build(name: str, input_shape: Sequence[int], classes: int, **kwargs: Any) ->
         >>> model.count_params()
         1256080
     """
-    builder = get_builder(name)
-    dims = tuple(input_shape)
-    if not all(_is_whole(d) for d in dims):
-        raise ValueError(f"{name}: input_shape must be whole numbers (height, width, "
-                         f"channels); got {dims}.")
-    return builder(tuple(int(d) for d in dims), check_classes(classes), **kwargs)
-
-
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    # Every builder checks input_shape with check_input, which also makes it ints.
+    return get_builder(name)(tuple(input_shape), check_classes(classes), **kwargs)
 
 
 def check_classes(classes: Any) -> int:
@@ -98,7 +91,7 @@ def check_classes(classes: Any) -> int:
     Raises:
         ValueError: for a non-integer or a number below 2.
     """
-    if not _is_whole(classes) or classes < 2:
+    if not is_integer(classes) or classes < 2:
         raise ValueError(f"classes must be a whole number of 2 or more (one softmax output "
                          f"per class); got {classes!r}.")
     return int(classes)
@@ -123,9 +116,9 @@ def check_input(name: str, input_shape: Sequence[int], min_size: int) -> tuple[i
     Raises:
         ValueError: naming the model, the shape and the minimum size.
     """
-    if not all(_is_whole(d) for d in input_shape):
-        raise ValueError(f"{name} expects input_shape (height, width, channels) in whole "
-                         f"numbers; got {tuple(input_shape)}.")
+    if not all(is_integer(d) for d in input_shape):
+        raise ValueError(f"{name}: input_shape must be whole numbers (height, width, "
+                         f"channels); got {tuple(input_shape)}.")
     shape = tuple(int(d) for d in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"{name} expects input_shape (height, width, channels); got {shape}.")
