@@ -6,7 +6,13 @@ against the Keras op that a real network uses.
 
 Conventions (the same as Keras with its default ``channels_last``):
 
-* An image or feature map is ``(H, W)`` or ``(H, W, C)``.
+* An image or feature map is ``(H, W)`` or ``(H, W, C)``; a batch of them is
+  ``(N, H, W, C)``, as a Keras layer takes it. The rank decides: 3 axes are
+  always one image with ``C`` channels, never a batch of ``(H, W)`` maps, so
+  a batch of grayscale images carries its channel axis, ``(N, H, W, 1)``.
+  :func:`conv2d`, :func:`conv2d_fft`, :func:`max_pool2d`, :func:`avg_pool2d`
+  and :func:`pad` take all three forms and give one result per image: a
+  batch in, a batch out.
 * A kernel bank is ``(kh, kw, C_in, K)``: height, width, input channels,
   output channels (filters). A single filter may be given as ``(kh, kw)`` or
   ``(kh, kw, C_in)``; it then produces one ``(H', W')`` map.
@@ -197,14 +203,34 @@ def _pair(name: str, value: Pair) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _as_hwc(x: np.ndarray, what: str) -> np.ndarray:
-    """View an (H, W) or (H, W, C) array as (H, W, C)."""
+_IMAGE_SHAPES = "(H, W), (H, W, C) or a batch (N, H, W, C)"
+
+
+def _as_nhwc(x: np.ndarray, what: str) -> np.ndarray:
+    """View one image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``, as a batch."""
     x = np.asarray(x)
     if x.ndim == 2:
-        return x[:, :, np.newaxis]
+        return x[np.newaxis, :, :, np.newaxis]
     if x.ndim == 3:
+        return x[np.newaxis]
+    if x.ndim == 4:
         return x
-    raise ValueError(f"{what} must be (H, W) or (H, W, C), got shape {x.shape}.")
+    raise ValueError(
+        f"{what} must be {_IMAGE_SHAPES}, got shape {x.shape}. "
+        f"Stack single images with np.stack(images) to make a batch; give a batch of "
+        f"grayscale images its channel axis, (N, H, W, 1)."
+    )
+
+
+def _unbatch(out: np.ndarray, rank: int) -> np.ndarray:
+    """Give a batched result ``(N, H', W', ...)`` back the layout of an input of ``rank`` axes.
+
+    A batch stays a batch; one image ``(H, W, C)`` loses the batch axis, and
+    one ``(H, W)`` map loses the channel axis too.
+    """
+    if rank == 4:
+        return out
+    return out[0, :, :, 0] if rank == 2 else out[0]
 
 
 def _padding_amounts(
@@ -233,20 +259,33 @@ def _check_fits(size: tuple[int, int], window: tuple[int, int], what: str) -> No
 
 
 def pad(x: np.ndarray, padding: PadSpec, value: float = 0.0) -> np.ndarray:
-    """Pad the two spatial axes of an (H, W) or (H, W, C) array; channels are left alone.
+    """Pad the two spatial axes of an image, a feature map or a batch; channels are left alone.
+
+    On a batch this is what ``keras.layers.ZeroPadding2D`` does (with
+    ``value=0``): every image gets the same border, and the batch and channel
+    axes keep their sizes.
 
     Args:
-        x: the image or feature map.
+        x: one image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``.
         padding: the same number of values on every side, or
             ``((top, bottom), (left, right))``.
         value: the fill value (zero padding by default).
 
+    Returns:
+        ``x`` with ``top + bottom`` more rows and ``left + right`` more
+        columns, in the layout it came in and with its dtype.
+
+    Raises:
+        ValueError: for another rank of ``x``, or a negative or malformed ``padding``.
+
     >>> pad(np.ones((2, 2)), 1).shape
     (4, 4)
+    >>> pad(np.ones((8, 2, 2, 3)), ((1, 0), (0, 2))).shape
+    (8, 3, 4, 3)
     """
     x = np.asarray(x)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"x must be (H, W) or (H, W, C), got shape {x.shape}.")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"x must be {_IMAGE_SHAPES}, got shape {x.shape}.")
     if isinstance(padding, int | np.integer) and not isinstance(padding, bool):
         if padding < 0:
             raise ValueError(f"padding must be non-negative, got {padding}.")
@@ -261,7 +300,10 @@ def pad(x: np.ndarray, padding: PadSpec, value: float = 0.0) -> np.ndarray:
         widths = [(int(top), int(bottom)), (int(left), int(right))]
         if min(top, bottom, left, right) < 0:
             raise ValueError(f"padding must be non-negative, got {padding!r}.")
-    widths += [(0, 0)] * (x.ndim - 2)
+    if x.ndim == 4:
+        widths = [(0, 0), *widths, (0, 0)]
+    else:
+        widths += [(0, 0)] * (x.ndim - 2)
     return np.pad(x, widths, mode="constant", constant_values=value)
 
 
@@ -280,10 +322,13 @@ def conv2d(
 
     Each output value is the sum of an elementwise product between the kernel
     and the patch of the (padded) image under it, over all input channels,
-    plus the filter's bias.
+    plus the filter's bias. A batch ``(N, H, W, C_in)`` with a bank
+    ``(kh, kw, C_in, K)`` gives what ``keras.ops.conv`` (and a ``Conv2D``
+    layer) gives: every image is convolved with the same kernels, all at once.
 
     Args:
-        image: ``(H, W)`` or ``(H, W, C_in)``.
+        image: one image ``(H, W)`` or ``(H, W, C_in)``, or a batch
+            ``(N, H, W, C_in)``. Three axes are always one image.
         kernels: ``(kh, kw)`` or ``(kh, kw, C_in)`` for one filter, or a
             Keras-style bank ``(kh, kw, C_in, K)``.
         stride: step between windows, an int or ``(sh, sw)``.
@@ -292,18 +337,22 @@ def conv2d(
         dilation: spacing between kernel taps, an int or ``(dh, dw)``.
 
     Returns:
-        ``(H', W')`` for a single filter, ``(H', W', K)`` for a bank, with
-        ``H'`` given by :func:`cnnlabs.arithmetic.output_size`. Integer inputs
-        give an integer result, so the worked examples print as whole numbers.
+        For one image, ``(H', W')`` for a single filter and ``(H', W', K)``
+        for a bank; for a batch, ``(N, H', W')`` and ``(N, H', W', K)``.
+        ``H'`` is given by :func:`cnnlabs.arithmetic.output_size`. Integer
+        inputs give an integer result, so the worked examples print as whole
+        numbers.
 
     Raises:
-        ValueError: for mismatched channels, a kernel larger than the padded
-            image, or invalid stride/padding/dilation.
+        ValueError: for an image or kernel of another rank, channels that
+            differ between the image (or batch) and the kernel, a kernel
+            larger than the padded image, or invalid stride/padding/dilation.
 
     >>> conv2d(TOY_IMAGE, TOY_FILTERS[0])[0]
     array([ 3, -1, -3, -1])
     """
-    x = _as_hwc(image, "image")
+    rank = np.ndim(image)
+    x = _as_nhwc(image, "image")
     k = np.asarray(kernels)
     if k.ndim == 2:
         bank = k[:, :, np.newaxis, np.newaxis]
@@ -315,24 +364,28 @@ def conv2d(
         raise ValueError(
             f"kernels must be (kh, kw), (kh, kw, C_in) or (kh, kw, C_in, K), got shape {k.shape}."
         )
-    if bank.shape[2] != x.shape[2]:
+    if bank.shape[2] != x.shape[3]:
+        held = "each image of the batch has" if rank == 4 else "the image has"
         raise ValueError(
-            f"The kernel expects {bank.shape[2]} input channel(s) but the image has "
-            f"{x.shape[2]} (image shape {np.shape(image)}, kernel shape {k.shape})."
+            f"The kernel expects {bank.shape[2]} input channel(s) but {held} "
+            f"{x.shape[3]} (image shape {np.shape(image)}, kernel shape {k.shape}). "
+            f"The kernel's third axis must equal the image's last axis."
         )
     sh, sw = _pair("stride", stride)
     dh, dw = _pair("dilation", dilation)
     kh, kw = bank.shape[:2]
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    (top, bottom), (left, right) = _padding_amounts(padding, x.shape[:2], span, (sh, sw))
+    (top, bottom), (left, right) = _padding_amounts(padding, x.shape[1:3], span, (sh, sw))
     x = pad(x, ((top, bottom), (left, right)))
-    _check_fits(x.shape[:2], span, "kernel")
-    # windows[i, j, c] is the span-sized patch whose top-left corner is (i, j).
-    windows = sliding_window_view(x, span, axis=(0, 1))[::sh, ::sw, :, ::dh, ::dw]
-    out = np.einsum("ijcab,abck->ijk", windows, bank, optimize=True)
+    _check_fits(x.shape[1:3], span, "kernel")
+    # windows[n, i, j, c] is the span-sized patch of image n whose top-left corner is (i, j).
+    windows = sliding_window_view(x, span, axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]
+    out = np.einsum("nijcab,abck->nijk", windows, bank, optimize=True)
     if bias is not None:
         out = out + np.asarray(bias)
-    return out[:, :, 0] if k.ndim < 4 else out
+    if rank < 4:
+        out = out[0]
+    return out[..., 0] if k.ndim < 4 else out
 
 
 def conv2d_fft(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -347,27 +400,42 @@ def conv2d_fft(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
     Args:
         image: ``(H, W)``, or ``(H, W, C)`` with a kernel ``(kh, kw, C)``
-            (one filter; the channels are summed).
+            (one filter; the channels are summed), or a batch ``(N, H, W, C)``.
         kernel: ``(kh, kw)`` or ``(kh, kw, C)``.
 
     Returns:
-        A float ``(H - kh + 1, W - kw + 1)`` array, equal to
+        A float ``(H - kh + 1, W - kw + 1)`` array for one image,
+        ``(N, H - kh + 1, W - kw + 1)`` for a batch, equal to
         ``conv2d(image, kernel)`` up to floating-point rounding.
+
+    Raises:
+        ValueError: for an image or kernel of another rank, channels that
+            differ between the image and the kernel, or a kernel larger than
+            the image.
     """
-    x = _as_hwc(image, "image").astype(float)
-    k = _as_hwc(kernel, "kernel").astype(float)
-    if k.shape[2] != x.shape[2]:
+    batched = np.ndim(image) == 4
+    x = _as_nhwc(image, "image").astype(float)
+    k = np.asarray(kernel, dtype=float)
+    if k.ndim == 2:
+        k = k[:, :, np.newaxis]
+    elif k.ndim != 3:
         raise ValueError(
-            f"The kernel expects {k.shape[2]} input channel(s) but the image has {x.shape[2]}."
+            f"kernel must be one filter, (kh, kw) or (kh, kw, C), got shape {k.shape}. "
+            f"Use conv2d for a bank of filters (kh, kw, C, K)."
         )
-    height, width = x.shape[:2]
+    if k.shape[2] != x.shape[3]:
+        raise ValueError(
+            f"The kernel expects {k.shape[2]} input channel(s) but the image has {x.shape[3]}."
+        )
+    height, width = x.shape[1:3]
     kh, kw = k.shape[:2]
     _check_fits((height, width), (kh, kw), "kernel")
     full = (height + kh - 1, width + kw - 1)
     flipped = k[::-1, ::-1, :]
-    spectrum = np.fft.rfft2(x, s=full, axes=(0, 1)) * np.fft.rfft2(flipped, s=full, axes=(0, 1))
-    convolved = np.fft.irfft2(spectrum, s=full, axes=(0, 1)).sum(axis=2)
-    return convolved[kh - 1 : height, kw - 1 : width]
+    spectrum = np.fft.rfft2(x, s=full, axes=(1, 2)) * np.fft.rfft2(flipped, s=full, axes=(0, 1))
+    convolved = np.fft.irfft2(spectrum, s=full, axes=(1, 2)).sum(axis=3)
+    maps = convolved[:, kh - 1 : height, kw - 1 : width]
+    return maps if batched else maps[0]
 
 
 # --------------------------------------------------------------------------- pooling
@@ -375,24 +443,23 @@ def conv2d_fft(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def _pool_windows(
     x: np.ndarray, pool: Pair, stride: Pair | None, padding: str, fill: float
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Windows ``(H', W', C, ph, pw)`` of the padded input, a mask of real cells, and 2-D-ness."""
-    flat = np.asarray(x).ndim == 2
-    data = _as_hwc(x, "x")
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows ``(N, H', W', C, ph, pw)`` of the padded batch, and which cells are real."""
+    data = _as_nhwc(x, "x")
     window = _pair("pool", pool)
     steps = _pair("stride", stride if stride is not None else pool)
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"padding must be 'valid' or 'same' for pooling, got {padding!r}.")
-    amounts = _padding_amounts(padding, data.shape[:2], window, steps)
+    amounts = _padding_amounts(padding, data.shape[1:3], window, steps)
     padded = data
     if any(amounts[0]) or any(amounts[1]):
         # -inf does not fit an integer array; padding is only needed for "same".
         padded = pad(data.astype(np.result_type(data.dtype, np.float32)), amounts, value=fill)
-    _check_fits(padded.shape[:2], window, "pooling window")
-    real = pad(np.ones(data.shape[:2]), amounts)
-    windows = sliding_window_view(padded, window, axis=(0, 1))[:: steps[0], :: steps[1]]
+    _check_fits(padded.shape[1:3], window, "pooling window")
+    real = pad(np.ones(data.shape[1:3]), amounts)
+    windows = sliding_window_view(padded, window, axis=(1, 2))[:, :: steps[0], :: steps[1]]
     mask = sliding_window_view(real, window)[:: steps[0], :: steps[1]]
-    return windows, mask, flat
+    return windows, mask
 
 
 def max_pool2d(
@@ -400,20 +467,31 @@ def max_pool2d(
 ) -> np.ndarray:
     """Max pooling: the largest value of each window, channel by channel.
 
+    On a batch ``(N, H, W, C)`` this is ``keras.ops.max_pool`` (and a
+    ``MaxPooling2D`` layer): each image is pooled on its own.
+
     Args:
-        x: ``(H, W)`` or ``(H, W, C)``.
+        x: one image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``.
+            Three axes are always one image.
         pool: the window, an int or ``(ph, pw)``.
         stride: the step (default: the window, so windows do not overlap).
         padding: ``"valid"`` or ``"same"``; "same" pads with -inf, so padded
             cells never win.
 
+    Returns:
+        ``(H', W')``, ``(H', W', C)`` or ``(N, H', W', C)``, the layout of
+        ``x``, with ``H'`` given by :func:`cnnlabs.arithmetic.pool_output_size`.
+
+    Raises:
+        ValueError: for ``x`` of another rank, a window larger than the
+            (padded) input, or an invalid pool/stride/padding.
+
     >>> max_pool2d(np.arange(16).reshape(4, 4))
     array([[ 5,  7],
            [13, 15]])
     """
-    windows, _, flat = _pool_windows(x, pool, stride, padding, fill=-np.inf)
-    out = windows.max(axis=(-2, -1))
-    return out[:, :, 0] if flat else out
+    windows, _ = _pool_windows(x, pool, stride, padding, fill=-np.inf)
+    return _unbatch(windows.max(axis=(-2, -1)), np.ndim(x))
 
 
 def avg_pool2d(
@@ -423,12 +501,13 @@ def avg_pool2d(
 
     With ``padding="same"`` the padded cells are left out of the mean (each
     edge window averages only the real values it covers), as in TensorFlow.
-    Arguments as in :func:`max_pool2d`; the result is always float.
+    On a batch ``(N, H, W, C)`` this is ``keras.ops.average_pool`` (and an
+    ``AveragePooling2D`` layer). Arguments, shapes and errors as in
+    :func:`max_pool2d`; the result is always float.
     """
-    windows, mask, flat = _pool_windows(x, pool, stride, padding, fill=0.0)
-    counts = mask.sum(axis=(-2, -1))[:, :, np.newaxis]
-    out = windows.sum(axis=(-2, -1)) / counts
-    return out[:, :, 0] if flat else out
+    windows, mask = _pool_windows(x, pool, stride, padding, fill=0.0)
+    counts = mask.sum(axis=(-2, -1))[:, :, np.newaxis]  # (H', W', 1): the same for every image
+    return _unbatch(windows.sum(axis=(-2, -1)) / counts, np.ndim(x))
 
 
 # --------------------------------------------------------------------------- activations

@@ -226,6 +226,203 @@ def test_pooling_rejects_bad_input() -> None:
         reference.max_pool2d(np.zeros((4, 4)), stride=0)
 
 
+# --------------------------------------------------------------------------- batches (N, H, W, C)
+
+
+def _float32_exact(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Random normals that float32 holds exactly, so Keras and NumPy start from the same numbers."""
+    return rng.normal(size=shape).astype("float32").astype(float)
+
+
+def test_toy_example_in_a_batch_of_two_gives_the_known_maps() -> None:
+    # The second image is the first with 0 and 1 swapped. Both filters sum to -3,
+    # so its maps are -3 minus the first image's.
+    batch = np.stack([reference.TOY_IMAGE, 1 - reference.TOY_IMAGE])[..., np.newaxis]
+    assert batch.shape == (2, 6, 6, 1)
+    maps = reference.conv2d(batch, reference.TOY_KERNELS)
+    assert maps.shape == (2, 4, 4, 2)
+    assert np.issubdtype(maps.dtype, np.integer)
+    np.testing.assert_array_equal(maps[0, :, :, 0], FILTER1_STRIDE1)
+    np.testing.assert_array_equal(maps[0, :, :, 1], FILTER2_STRIDE1)
+    np.testing.assert_array_equal(maps[1, :, :, 0], -3 - np.array(FILTER1_STRIDE1))
+    np.testing.assert_array_equal(maps[1, :, :, 1], -3 - np.array(FILTER2_STRIDE1))
+    stride2 = reference.conv2d(batch, reference.TOY_KERNELS, stride=2)
+    assert stride2.shape == (2, 2, 2, 2)
+    np.testing.assert_array_equal(stride2[0, :, :, 0], [[3, -3], [-3, 0]])
+    np.testing.assert_array_equal(stride2[1, :, :, 0], [[-6, 0], [0, -3]])
+    pooled = reference.max_pool2d(maps)
+    assert pooled.shape == (2, 2, 2, 2)
+    np.testing.assert_array_equal(pooled[0, :, :, 0], [[3, 0], [3, 1]])
+    np.testing.assert_array_equal(pooled[0, :, :, 1], [[-1, 1], [0, 3]])
+    np.testing.assert_array_equal(pooled[1, :, :, 0], [[0, 0], [0, -1]])
+    np.testing.assert_array_equal(pooled[1, :, :, 1], [[-2, -1], [-2, 1]])
+    # One filter (kh, kw) on a one-channel batch gives one map per image.
+    single = reference.conv2d(batch, reference.TOY_FILTERS[0])
+    assert single.shape == (2, 4, 4)
+    np.testing.assert_array_equal(single[0], FILTER1_STRIDE1)
+
+
+@pytest.mark.parametrize(
+    ("function", "image_shape", "kwargs"),
+    [
+        (reference.conv2d, (7, 8, 3), {"kernels": np.arange(72.0).reshape(3, 2, 3, 4) % 5}),
+        (
+            reference.conv2d,
+            (7, 8, 2),
+            {
+                "kernels": np.arange(54.0).reshape(3, 3, 2, 3) % 7 - 3,
+                "stride": (2, 1),
+                "padding": "same",
+                "bias": np.array([1.0, -2.0, 0.5]),
+                "dilation": (1, 2),
+            },
+        ),
+        (reference.conv2d, (7, 8, 3), {"kernels": np.ones((3, 3, 3)), "padding": 1}),
+        (reference.conv2d, (7, 8, 1), {"kernels": np.eye(3)}),
+        (reference.conv2d_fft, (7, 8, 3), {"kernel": np.arange(27.0).reshape(3, 3, 3) % 4}),
+        (reference.max_pool2d, (7, 8, 3), {"pool": 3, "stride": 2, "padding": "same"}),
+        (reference.avg_pool2d, (7, 8, 3), {"pool": (2, 3), "padding": "same"}),
+        (reference.avg_pool2d, (7, 8, 1), {}),
+        (reference.pad, (7, 8, 3), {"padding": ((1, 0), (2, 3)), "value": -1.0}),
+    ],
+    ids=[
+        "conv2d-bank",
+        "conv2d-stride-same-bias-dilation",
+        "conv2d-one-filter",
+        "conv2d-2d-filter",
+        "conv2d_fft",
+        "max_pool2d-same",
+        "avg_pool2d-same",
+        "avg_pool2d-valid",
+        "pad",
+    ],
+)
+def test_a_batch_gives_the_single_image_results_stacked(
+    function, image_shape: tuple[int, ...], kwargs: dict
+) -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    batch = rng.normal(size=(4, *image_shape))
+    out = function(batch, **kwargs)
+    stacked = np.stack([function(image, **kwargs) for image in batch])
+    assert out.shape == stacked.shape and out.shape[0] == 4
+    np.testing.assert_allclose(out, stacked, rtol=1e-12, atol=1e-12)
+
+
+def test_a_batch_of_integers_pools_like_its_images() -> None:
+    batch = np.arange(2 * 5 * 5 * 2).reshape(2, 5, 5, 2)
+    for padding in ("valid", "same"):
+        for function in (reference.max_pool2d, reference.avg_pool2d):
+            out = function(batch, padding=padding)
+            np.testing.assert_array_equal(
+                out, np.stack([function(i, padding=padding) for i in batch])
+            )
+    assert reference.max_pool2d(batch).dtype == batch.dtype  # "valid" max pooling keeps integers
+
+
+@pytest.mark.parametrize(
+    ("stride", "padding", "channels"),
+    list(itertools.product((1, 2), ("valid", "same"), ((1, 1), (3, 4), (2, 5)))),
+)
+def test_conv2d_on_a_batch_matches_keras_ops_conv(
+    stride: int, padding: str, channels: tuple[int, int]
+) -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    c_in, c_out = channels
+    batch = _float32_exact(rng, (3, 9, 8, c_in))  # not square, to catch swapped axes
+    kernels = _float32_exact(rng, (3, 2, c_in, c_out))
+    ours = reference.conv2d(batch, kernels, stride=stride, padding=padding)
+    theirs = keras.ops.convert_to_numpy(
+        keras.ops.conv(batch.astype("float32"), kernels.astype("float32"), stride, padding)
+    )
+    assert ours.shape == theirs.shape
+    assert ours.shape[1] == arithmetic.output_size(9, 3, stride, padding)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("pool", "stride", "padding"),
+    list(itertools.product((2, 3), (None, 1, 2), ("valid", "same"))),
+)
+def test_pooling_on_a_batch_matches_keras_max_pool_and_average_pool(
+    pool: int, stride: int | None, padding: str
+) -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    batch = _float32_exact(rng, (3, 7, 6, 4))
+    for ours_fn, keras_fn in (
+        (reference.max_pool2d, keras.ops.max_pool),
+        (reference.avg_pool2d, keras.ops.average_pool),
+    ):
+        ours = ours_fn(batch, pool, stride, padding)
+        theirs = keras.ops.convert_to_numpy(
+            keras_fn(batch.astype("float32"), pool, stride, padding)
+        )
+        assert ours.shape == theirs.shape
+        assert ours.shape[1] == arithmetic.pool_output_size(7, pool, stride, padding)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_pad_on_a_batch_matches_keras_zero_padding_2d() -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    batch = _float32_exact(rng, (2, 4, 5, 3))
+    amounts = ((1, 2), (3, 0))
+    theirs = keras.ops.convert_to_numpy(keras.layers.ZeroPadding2D(amounts)(batch))
+    ours = reference.pad(batch, amounts)
+    assert ours.shape == theirs.shape == (2, 7, 8, 3)
+    np.testing.assert_array_equal(ours, theirs)
+    assert reference.pad(batch, 2).shape == (2, 8, 9, 3)
+
+
+def test_three_axes_are_always_one_image_not_a_batch() -> None:
+    # A stack of grayscale maps (N, H, W) is read as one (H, W, C) image: pooled
+    # and padded over its first two axes, and 6 channels for a convolution.
+    stack = np.arange(2 * 4 * 6.0).reshape(2, 4, 6)
+    assert reference.max_pool2d(stack).shape == (1, 2, 6)
+    assert reference.pad(stack, 1).shape == (4, 6, 6)
+    with pytest.raises(
+        ValueError, match=r"kernel expects 1 input channel\(s\) but the image has 6"
+    ):
+        reference.conv2d(stack, np.ones((3, 3)))
+    # With its channel axis it is a batch.
+    assert reference.max_pool2d(stack[..., np.newaxis]).shape == (2, 2, 3, 1)
+    assert reference.conv2d(stack[..., np.newaxis], np.ones((3, 3))).shape == (2, 2, 4)
+
+
+SHAPES_MESSAGE = r"must be \(H, W\), \(H, W, C\) or a batch \(N, H, W, C\), got shape"
+
+
+@pytest.mark.parametrize("shape", [(6,), (2, 2, 6, 6, 1)], ids=["1-D", "5-D"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: reference.conv2d(x, np.ones((3, 3))),
+        lambda x: reference.conv2d_fft(x, np.ones((3, 3))),
+        reference.max_pool2d,
+        reference.avg_pool2d,
+        lambda x: reference.pad(x, 1),
+    ],
+    ids=["conv2d", "conv2d_fft", "max_pool2d", "avg_pool2d", "pad"],
+)
+def test_images_of_another_rank_are_rejected_naming_the_shapes_taken(call, shape) -> None:
+    with pytest.raises(ValueError, match=SHAPES_MESSAGE):
+        call(np.zeros(shape))
+
+
+def test_a_batch_whose_channels_differ_from_the_kernel_is_rejected() -> None:
+    batch = np.zeros((2, 6, 6, 3))
+    with pytest.raises(
+        ValueError,
+        match=r"expects 2 input channel\(s\) but each image of the batch has 3 "
+        r"\(image shape \(2, 6, 6, 3\), kernel shape \(3, 3, 2, 4\)\)",
+    ):
+        reference.conv2d(batch, np.zeros((3, 3, 2, 4)))
+    with pytest.raises(ValueError, match="but each image of the batch has 3"):
+        reference.conv2d(batch, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="expects 2 input channel"):
+        reference.conv2d_fft(batch, np.zeros((3, 3, 2)))
+    with pytest.raises(ValueError, match=r"kernel must be one filter, \(kh, kw\) or \(kh, kw, C\)"):
+        reference.conv2d_fft(batch, np.zeros((3, 3, 3, 1)))
+
+
 # --------------------------------------------------------------------------- activations
 
 
