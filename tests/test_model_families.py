@@ -397,7 +397,7 @@ def test_minigooglenet_maps_and_global_pooling_on_other_sizes():
 
 def _residual_model(shape, filters, stride, reduce):
     inputs = keras.Input(shape)
-    outputs = residual_module(inputs, filters, stride, reduce=reduce, reg=1e-4, name="m")
+    outputs = residual_module(inputs, filters, stride, reduce=reduce, l2=1e-4, name="m")
     return inputs, keras.Model(inputs, outputs)
 
 
@@ -446,26 +446,26 @@ def test_resnet_stage_shapes():
 # --------------------------------------------------------------------------- regularisation
 
 
-@pytest.mark.parametrize(("name", "kwargs", "reg"), [
+@pytest.mark.parametrize(("name", "kwargs", "l2"), [
     ("resnet_cifar", {}, 5e-4),
     ("resnet", {}, 1e-4),
-    ("resnet_small", {"reg": 0.0123}, 0.0123),
+    ("resnet_small", {"l2": 0.0123}, 0.0123),
 ])
-def test_regulariser_reaches_every_conv_and_dense(name, kwargs, reg):
+def test_regulariser_reaches_every_conv_and_dense(name, kwargs, l2):
     model = built(name, **kwargs)
     weighted = [layer for layer in model.layers
                 if isinstance(layer, keras.layers.Conv2D | keras.layers.Dense)]
     regularised = [layer for layer in model.layers
                    if getattr(layer, "kernel_regularizer", None) is not None]
     assert regularised == weighted
-    assert all(layer.kernel_regularizer.get_config()["l2"] == pytest.approx(reg)
+    assert all(layer.kernel_regularizer.get_config()["l2"] == pytest.approx(l2)
                for layer in regularised)
     assert len(model.losses) == len(weighted)
 
 
-def test_regularisation_loss_scales_with_reg():
-    low = built("resnet_small")  # reg 1e-4
-    high = models.build("resnet_small", CIFAR, 10, reg=1e-3)
+def test_regularisation_loss_scales_with_l2():
+    low = built("resnet_small")  # l2 1e-4
+    high = models.build("resnet_small", CIFAR, 10, l2=1e-3)
     high.set_weights(low.get_weights())
     low_loss = float(sum(low.losses))
     high_loss = float(sum(high.losses))

@@ -51,10 +51,13 @@ def test_only_the_residual_network_adds_shortcuts():
 
 
 def test_depth_must_be_6n_plus_2():
-    from cnnlabs.models.plainnet import cifar_net
+    from cnnlabs.models.plainnet import plain_cifar
+    from cnnlabs.models.resnet import resnet_cifar_he
 
     with pytest.raises(ValueError, match="6n \\+ 2"):
-        cifar_net((32, 32, 3), 10, depth=21)
+        plain_cifar((32, 32, 3), 10, depth=21)
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        resnet_cifar_he((32, 32, 3), 10, depth=21)
 
 
 def test_a_training_step_runs():

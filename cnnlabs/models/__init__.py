@@ -2,13 +2,19 @@
 
 ``build(name, input_shape, classes)`` is the single entry point the CLI, the
 recipes and the notebooks use. Each family module registers its builders with
-:func:`register`; they are imported lazily so that ``import cnnlabs.models``
-stays cheap until a model is actually built.
+the :func:`register` decorator; :func:`names` and :func:`build` import the
+family modules on first use, so ``import cnnlabs.models`` stays cheap (no
+TensorFlow) until a model is needed.
+
+Every builder takes ``include_top`` and ``pooling`` as ``keras.applications``
+does: ``include_top=False`` returns the feature extractor (up to the last
+convolutional feature map), optionally globally pooled, to use as a backbone.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,69 +25,100 @@ if TYPE_CHECKING:
 
 Builder = Callable[..., "keras.Model"]
 
-#: model name -> module that defines it (imported on first use).
-_FAMILIES: dict[str, str] = {
-    "lenet": "cnnlabs.models.lenet",
-    "lenet5": "cnnlabs.models.lenet",
-    "shallownet": "cnnlabs.models.shallownet",
-    "alexnet": "cnnlabs.models.alexnet",
-    "alexnet_cifar": "cnnlabs.models.alexnet",
-    "vgg16": "cnnlabs.models.vgg",
-    "minivggnet": "cnnlabs.models.minivggnet",
-    "minigooglenet": "cnnlabs.models.minigooglenet",
-    "resnet": "cnnlabs.models.resnet",
-    "resnet_cifar": "cnnlabs.models.resnet",
-    "resnet_small": "cnnlabs.models.resnet",
-    "resnet_xray": "cnnlabs.models.resnet",
-    "resnet_medmnist": "cnnlabs.models.resnet",
-    "densenet_mini": "cnnlabs.models.densenet",
-    "plain20": "cnnlabs.models.plainnet",
-    "plain56": "cnnlabs.models.plainnet",
-    "resnet20": "cnnlabs.models.plainnet",
-    "resnet56": "cnnlabs.models.plainnet",
-}
+#: model name -> builder, filled by the @register decorators of the family modules.
 _BUILDERS: dict[str, Builder] = {}
+#: Modules of this package that hold no @register builders: never imported by the registry.
+_NOT_FAMILIES = frozenset({"transfer_learning"})
+_discovered = False
+
+#: The ``pooling`` values of a feature extractor (``include_top=False``).
+POOLING = (None, "avg", "max")
 
 
 def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator: make ``fn(input_shape, classes, **kwargs)`` buildable as ``name``."""
+    """Decorator: make ``fn(input_shape, classes, **kwargs)`` buildable as ``name``.
+
+    Names are case-insensitive (kept in lower case).
+
+    Raises:
+        ValueError: when another builder already has ``name``.
+    """
+    key = name.lower()
 
     def wrap(fn: Builder) -> Builder:
-        _BUILDERS[name] = fn
+        known = _BUILDERS.get(key)
+        if known is not None and (known.__module__, known.__qualname__) != (
+                fn.__module__, fn.__qualname__):
+            raise ValueError(f"Model name {name!r} is already registered by "
+                             f"{known.__module__}.{known.__qualname__}; choose another name.")
+        _BUILDERS[key] = fn
         return fn
 
     return wrap
 
 
+def _discover() -> None:
+    """Import every family module once, so that their @register decorators have run."""
+    global _discovered
+    if _discovered:
+        return
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_") and module.name not in _NOT_FAMILIES:
+            importlib.import_module(f"{__name__}.{module.name}")
+    _discovered = True
+
+
 def names() -> list[str]:
     """Every model name :func:`build` accepts, sorted."""
-    return sorted(_FAMILIES)
+    _discover()
+    return sorted(_BUILDERS)
 
 
 def get_builder(name: str) -> Builder:
-    """The builder function registered as ``name``.
+    """The builder function registered as ``name`` (case-insensitive).
 
     Raises:
         ValueError: for an unknown name; the message lists the valid ones.
     """
-    key = name.lower()
-    if key not in _FAMILIES:
-        raise ValueError(f"Unknown model {name!r}. Valid models: {', '.join(names())}.")
+    _discover()
+    key = str(name).lower()
     if key not in _BUILDERS:
-        importlib.import_module(_FAMILIES[key])
+        raise ValueError(f"Unknown model {name!r}. Valid models: {', '.join(names())}.")
     return _BUILDERS[key]
 
 
-def build(name: str, input_shape: Sequence[int], classes: int, **kwargs: Any) -> keras.Model:
+def build(name: str, input_shape: Sequence[int], classes: int | None,
+          **kwargs: Any) -> keras.Model:
     """Build model ``name`` for images of ``input_shape`` (H, W, C) and ``classes`` outputs.
+
+    Args:
+        name: a registered model name (see :func:`names`).
+        input_shape: (height, width, channels).
+        classes: output classes, 2 or more. With ``include_top=False`` there is
+            no classifier: ``classes`` is ignored and may be None (a number given
+            is still checked).
+        **kwargs: the builder's own options, e.g. ``include_top=False`` and
+            ``pooling="avg"`` for the feature extractor.
+
+    Raises:
+        ValueError: for an unknown name, a bad class count or a bad option.
 
     Example:
         >>> model = build("lenet", (28, 28, 1), 10)
         >>> model.count_params()
         1256080
+        >>> build("lenet", (28, 28, 1), None, include_top=False, pooling="avg").output_shape
+        (None, 50)
     """
+    builder = get_builder(name)
+    if classes is None:
+        if kwargs.get("include_top", True):
+            raise ValueError(f"{name}: classes=None builds no classifier; give the number of "
+                             "classes, or pass include_top=False for the feature extractor.")
+    else:
+        classes = check_classes(classes)
     # Every builder checks input_shape with check_input, which also makes it ints.
-    return get_builder(name)(tuple(input_shape), check_classes(classes), **kwargs)
+    return builder(tuple(input_shape), classes, **kwargs)
 
 
 def check_classes(classes: Any) -> int:
@@ -108,6 +145,40 @@ def predictions(x: Any, classes: int, **dense_kwargs: Any) -> Any:
 
     return layers.Dense(classes, activation="softmax", dtype="float32", name="predictions",
                         **dense_kwargs)(x)
+
+
+def check_top(include_top: bool, pooling: str | None) -> None:
+    """Check a builder's ``include_top`` and ``pooling`` before anything is built.
+
+    Raises:
+        ValueError: for a ``pooling`` other than None, ``"avg"`` and ``"max"``, or
+            a ``pooling`` given with ``include_top=True`` (the classifier has its own).
+    """
+    if pooling not in POOLING:
+        raise ValueError(f"pooling must be None (the 4D feature map), 'avg' (global average) "
+                         f"or 'max' (global max pooling); got {pooling!r}.")
+    if include_top and pooling is not None:
+        raise ValueError(f"pooling={pooling!r} applies to the feature extractor only: pass "
+                         "include_top=False with it, or leave pooling=None for the classifier.")
+
+
+def feature_extractor(inputs: Any, features: Any, pooling: str | None, name: str) -> keras.Model:
+    """The model ``include_top=False`` returns: ``inputs`` -> ``features``, pooled by ``pooling``.
+
+    Args:
+        inputs: the model's ``keras.Input``.
+        features: the last convolutional feature map (batch, H, W, C).
+        pooling: None keeps the 4D map; ``"avg"`` or ``"max"`` pools it globally to
+            (batch, C) with a layer named ``avg_pool`` or ``max_pool``.
+        name: the model's name (the same as the full classifier's).
+    """
+    import keras
+
+    if pooling == "avg":
+        features = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
+    elif pooling == "max":
+        features = keras.layers.GlobalMaxPooling2D(name="max_pool")(features)
+    return keras.Model(inputs, features, name=name)
 
 
 def check_input(name: str, input_shape: Sequence[int], min_size: int) -> tuple[int, int, int]:

@@ -71,6 +71,10 @@ output   Dense 10, softmax                           10             40,970      
 87% of the parameters sit in fc6 and fc7; ``dense_units=1024`` gives a model of
 7,148,810 that trains faster on a CPU. Its smallest input is 15x15 (the pools
 take 15 -> 7 -> 3 -> 1).
+
+``include_top=False`` ends both networks at their last pooling block (conv5 or
+block5), before the flatten: ``alexnet`` keeps 3,747,200 parameters (one tower)
+and ``alexnet_cifar`` 3,720,448.
 """
 
 from __future__ import annotations
@@ -80,7 +84,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from cnnlabs.models import check_input, predictions, register
+from cnnlabs.models import check_input, check_top, feature_extractor, predictions, register
+from cnnlabs.models.blocks import conv_relu_bn, fc_block
 
 #: A 3x3 / 2 pool needs 2 * out + 1 inputs, so three pools need 1 -> 3 -> 7 -> 15 before
 #: pool1, and conv1 (11x11 / 4) needs (15 - 1) * 4 + 11 = 67 pixels.
@@ -89,15 +94,12 @@ MIN_SIZE = 67
 MIN_SIZE_CIFAR = 15
 
 
-def conv_block(x, filters: int, kernel: int, *, strides: int = 1, padding: str = "same",
-               groups: int = 1, batch_norm: bool = False, pool: bool = False,
-               dropout: float = 0.0, name: str):
-    """Conv2D -> ReLU [-> BN] [-> MaxPool 3x3 / 2] [-> Dropout], as one named block."""
-    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, groups=groups,
-                      name=f"{name}_conv")(x)
-    x = layers.Activation("relu", name=f"{name}_relu")(x)
-    if batch_norm:
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+def alexnet_block(x, filters: int, kernel: int, *, strides: int = 1, padding: str = "same",
+                  groups: int = 1, batch_norm: bool = False, pool: bool = False,
+                  dropout: float = 0.0, name: str):
+    """``conv_relu_bn`` [-> overlapping MaxPool 3x3 / 2] [-> Dropout], as one named block."""
+    x = conv_relu_bn(x, filters, kernel, strides=strides, padding=padding, groups=groups,
+                     batch_norm=batch_norm, name=name)
     if pool:
         x = layers.MaxPooling2D(pool_size=3, strides=2, name=f"{name}_pool")(x)
     if dropout:
@@ -105,58 +107,72 @@ def conv_block(x, filters: int, kernel: int, *, strides: int = 1, padding: str =
     return x
 
 
-def dense_block(x, units: int, *, dropout: float, batch_norm: bool = False, name: str):
-    """Dense -> ReLU [-> BN] -> Dropout, as one named block."""
-    x = layers.Dense(units, name=f"{name}_dense")(x)
-    x = layers.Activation("relu", name=f"{name}_relu")(x)
-    if batch_norm:
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.Dropout(dropout, name=f"{name}_dropout")(x)
-
-
 @register("alexnet")
-def alexnet(input_shape: Sequence[int], classes: int, groups: int = 1) -> keras.Model:
+def alexnet(input_shape: Sequence[int], classes: int | None, groups: int = 1, *,
+            include_top: bool = True, pooling: str | None = None) -> keras.Model:
     """AlexNet (Krizhevsky et al. 2012): 62,378,344 parameters on 227x227x3 with 1000 classes.
 
     Args:
         input_shape: (height, width, channels), at least 67x67; 227x227x3 is the paper's.
-        classes: output classes.
+        classes: output classes (ignored with ``include_top=False``).
         groups: 2 splits conv2, conv4 and conv5 into two groups as the paper's two
             GPUs did (60,965,224 parameters with 1000 classes); 1 is the usual single tower.
+        include_top: False returns the feature extractor, up to ``conv5_pool``.
+        pooling: with ``include_top=False``: None (the 4D map), ``"avg"`` or ``"max"``.
+
+    Raises:
+        ValueError: for an input under 67x67, ``groups`` other than 1 or 2, or a
+            bad ``pooling``.
     """
+    check_top(include_top, pooling)
     shape = check_input("alexnet", input_shape, min_size=MIN_SIZE)
     if groups not in (1, 2):
         raise ValueError(f"alexnet: groups must be 1 (one tower) or 2 (two GPUs); got {groups}.")
     inputs = keras.Input(shape=shape, name="image")
-    x = conv_block(inputs, 96, 11, strides=4, padding="valid", pool=True, name="conv1")
-    x = conv_block(x, 256, 5, groups=groups, pool=True, name="conv2")
-    x = conv_block(x, 384, 3, name="conv3")
-    x = conv_block(x, 384, 3, groups=groups, name="conv4")
-    x = conv_block(x, 256, 3, groups=groups, pool=True, name="conv5")
+    x = alexnet_block(inputs, 96, 11, strides=4, padding="valid", pool=True, name="conv1")
+    x = alexnet_block(x, 256, 5, groups=groups, pool=True, name="conv2")
+    x = alexnet_block(x, 384, 3, name="conv3")
+    x = alexnet_block(x, 384, 3, groups=groups, name="conv4")
+    x = alexnet_block(x, 256, 3, groups=groups, pool=True, name="conv5")
+    if not include_top:
+        return feature_extractor(inputs, x, pooling, name="alexnet")
     x = layers.Flatten(name="flatten")(x)
-    x = dense_block(x, 4096, dropout=0.5, name="fc6")
-    x = dense_block(x, 4096, dropout=0.5, name="fc7")
+    x = fc_block(x, 4096, dropout=0.5, name="fc6")
+    x = fc_block(x, 4096, dropout=0.5, name="fc7")
     outputs = predictions(x, classes)
     return keras.Model(inputs, outputs, name="alexnet")
 
 
 @register("alexnet_cifar")
-def alexnet_cifar(input_shape: Sequence[int], classes: int,
-                  dense_units: int = 4096) -> keras.Model:
+def alexnet_cifar(input_shape: Sequence[int], classes: int | None, dense_units: int = 4096, *,
+                  include_top: bool = True, pooling: str | None = None) -> keras.Model:
     """The seeds' modified AlexNet (BN, dropout) with a 3x3 stride-1 first layer for 32x32 images.
 
     30,016,778 parameters on 32x32x3 with 10 classes; 7,148,810 with ``dense_units=1024``.
+
+    Args:
+        input_shape: (height, width, channels), at least 15x15.
+        classes: output classes (ignored with ``include_top=False``).
+        dense_units: units of fc6 and fc7.
+        include_top: False returns the feature extractor, up to ``block5_dropout``.
+        pooling: with ``include_top=False``: None (the 4D map), ``"avg"`` or ``"max"``.
+
+    Raises:
+        ValueError: for an input under 15x15 or a bad ``pooling``.
     """
+    check_top(include_top, pooling)
     shape = check_input("alexnet_cifar", input_shape, min_size=MIN_SIZE_CIFAR)
     inputs = keras.Input(shape=shape, name="image")
     bn = {"batch_norm": True}
-    x = conv_block(inputs, 96, 3, pool=True, dropout=0.25, name="block1", **bn)
-    x = conv_block(x, 256, 5, pool=True, dropout=0.25, name="block2", **bn)
-    x = conv_block(x, 384, 3, name="block3", **bn)
-    x = conv_block(x, 384, 3, name="block4", **bn)
-    x = conv_block(x, 256, 3, pool=True, dropout=0.25, name="block5", **bn)
+    x = alexnet_block(inputs, 96, 3, pool=True, dropout=0.25, name="block1", **bn)
+    x = alexnet_block(x, 256, 5, pool=True, dropout=0.25, name="block2", **bn)
+    x = alexnet_block(x, 384, 3, name="block3", **bn)
+    x = alexnet_block(x, 384, 3, name="block4", **bn)
+    x = alexnet_block(x, 256, 3, pool=True, dropout=0.25, name="block5", **bn)
+    if not include_top:
+        return feature_extractor(inputs, x, pooling, name="alexnet_cifar")
     x = layers.Flatten(name="flatten")(x)
-    x = dense_block(x, dense_units, dropout=0.5, name="fc6", **bn)
-    x = dense_block(x, dense_units, dropout=0.5, name="fc7", **bn)
+    x = fc_block(x, dense_units, dropout=0.5, name="fc6", **bn)
+    x = fc_block(x, dense_units, dropout=0.5, name="fc7", **bn)
     outputs = predictions(x, classes)
     return keras.Model(inputs, outputs, name="alexnet_cifar")

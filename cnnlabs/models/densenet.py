@@ -33,8 +33,9 @@ head          BN, ReLU, GAP, Dense 10          10              1,330    528    1
 
 A dense layer on C input channels has C*4k + 9*4k*k convolution weights and
 4*(C + 4k) BN values: the first layer of block 1 (C = 24, k = 12) has
-1,152 + 5,184 = 6,336 weights and 288 BN values. Two 2x2 average pools need
-at least 4x4 pixels.
+1,152 + 5,184 = 6,336 weights and 288 BN values. ``include_top=False`` keeps
+everything up to the head's BN -> ReLU (179,880 parameters, an 8x8x132 map on
+32x32 input). Two 2x2 average pools need at least 4x4 pixels.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from cnnlabs.models import check_input, predictions, register
+from cnnlabs.models import check_input, check_top, feature_extractor, predictions, register
 
 #: Two 2x2 stride-2 average pools (with the default three blocks): 2**2 = 4.
 MIN_SIZE = 4
@@ -78,8 +79,9 @@ def transition(x, compression: float, *, name: str):
 
 
 @register("densenet_mini")
-def densenet_mini(input_shape: Sequence[int], classes: int, growth_rate: int = 12,
-                  blocks: Sequence[int] = (6, 6, 6), compression: float = 0.5) -> keras.Model:
+def densenet_mini(input_shape: Sequence[int], classes: int | None, growth_rate: int = 12,
+                  blocks: Sequence[int] = (6, 6, 6), compression: float = 0.5, *,
+                  include_top: bool = True, pooling: str | None = None) -> keras.Model:
     """DenseNet-BC (k=12, depth 40): 181,210 parameters on 32x32x3 with 10 classes.
 
     Args:
@@ -88,7 +90,15 @@ def densenet_mini(input_shape: Sequence[int], classes: int, growth_rate: int = 1
         growth_rate: channels each dense layer adds (k).
         blocks: dense layers per block; a transition follows every block but the last.
         compression: fraction of channels a transition keeps (0 < compression <= 1).
+        include_top: False returns the feature extractor, up to the final BN -> ReLU
+            (``head_relu``), without pooling and softmax.
+        pooling: with ``include_top=False``: None (the 4D map), ``"avg"`` or ``"max"``.
+
+    Raises:
+        ValueError: for an empty block, a compression outside (0, 1], an input
+            too small for the transitions' pools or a bad ``pooling``.
     """
+    check_top(include_top, pooling)
     blocks = tuple(blocks)
     if not blocks or min(blocks) < 1:
         raise ValueError(f"densenet_mini: every block needs at least one layer; got {blocks}.")
@@ -103,6 +113,8 @@ def densenet_mini(input_shape: Sequence[int], classes: int, growth_rate: int = 1
             x = transition(x, compression, name=f"transition{b}")
     x = layers.BatchNormalization(name="head_bn")(x)
     x = layers.Activation("relu", name="head_relu")(x)
+    if not include_top:
+        return feature_extractor(inputs, x, pooling, name="densenet_mini")
     x = layers.GlobalAveragePooling2D(name="head_pool")(x)
     outputs = predictions(x, classes)
     return keras.Model(inputs, outputs, name="densenet_mini")

@@ -39,6 +39,9 @@ parameters), and the output is a softmax dense layer instead of Euclidean RBF
 units (840 fixed parameters in the paper). MNIST digits are 28x28; as in the
 paper, they are centred in a 32x32 field: a 28x28 input gets 2 pixels of zero
 padding inside the model, which adds no parameters.
+
+``include_top=False`` keeps the convolutions: ``lenet`` up to ``block2_pool``
+(25,570 parameters on 28x28x1) and ``lenet5`` up to ``c5`` (50,692).
 """
 
 from __future__ import annotations
@@ -48,11 +51,11 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from cnnlabs.models import check_input, predictions, register
+from cnnlabs.models import check_input, check_top, feature_extractor, predictions, register
 
 
-def conv_block(x, filters: int, kernel: int, activation: str, padding: str, pool: str,
-               name: str):
+def conv_pool_block(x, filters: int, kernel: int, activation: str, padding: str, pool: str,
+                    name: str):
     """Convolution -> activation -> 2x2 stride-2 pooling, as one named block."""
     x = layers.Conv2D(filters, kernel, padding=padding, name=f"{name}_conv")(x)
     x = layers.Activation(activation, name=f"{name}_{activation}")(x)
@@ -61,16 +64,29 @@ def conv_block(x, filters: int, kernel: int, activation: str, padding: str, pool
 
 
 @register("lenet")
-def lenet(input_shape: Sequence[int], classes: int) -> keras.Model:
+def lenet(input_shape: Sequence[int], classes: int | None, *, include_top: bool = True,
+          pooling: str | None = None) -> keras.Model:
     """The book LeNet: 2 x (conv 5x5 same -> ReLU -> max pool) -> dense 500 -> softmax.
 
     Works on any input of at least 4x4 (two 2x2 poolings); 1,256,080 parameters
     on 28x28x1 with 10 classes.
+
+    Args:
+        input_shape: (height, width, channels), at least 4x4.
+        classes: output classes (ignored with ``include_top=False``).
+        include_top: False returns the feature extractor, up to ``block2_pool``.
+        pooling: with ``include_top=False``: None (the 4D map), ``"avg"`` or ``"max"``.
+
+    Raises:
+        ValueError: for an input under 4x4 or a bad ``pooling``.
     """
+    check_top(include_top, pooling)
     shape = check_input("lenet", input_shape, min_size=4)
     inputs = keras.Input(shape=shape, name="image")
-    x = conv_block(inputs, 20, 5, "relu", "same", "max", name="block1")
-    x = conv_block(x, 50, 5, "relu", "same", "max", name="block2")
+    x = conv_pool_block(inputs, 20, 5, "relu", "same", "max", name="block1")
+    x = conv_pool_block(x, 50, 5, "relu", "same", "max", name="block2")
+    if not include_top:
+        return feature_extractor(inputs, x, pooling, name="lenet")
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(500, activation="relu", name="fc1")(x)
     outputs = predictions(x, classes)
@@ -78,12 +94,24 @@ def lenet(input_shape: Sequence[int], classes: int) -> keras.Model:
 
 
 @register("lenet5")
-def lenet5(input_shape: Sequence[int], classes: int, activation: str = "tanh") -> keras.Model:
+def lenet5(input_shape: Sequence[int], classes: int | None, activation: str = "tanh", *,
+           include_top: bool = True, pooling: str | None = None) -> keras.Model:
     """LeNet-5 (LeCun et al. 1998) on 32x32 inputs: 61,706 parameters with 10 classes.
 
     A 28x28 input (MNIST) is zero-padded to 32x32 inside the model, as the
     paper did; any other size must be exactly 32x32.
+
+    Args:
+        input_shape: (height, width, channels), 32x32 or 28x28.
+        classes: output classes (ignored with ``include_top=False``).
+        activation: of C1, C3, C5 and F6.
+        include_top: False returns the feature extractor, up to ``c5`` (a 1x1x120 map).
+        pooling: with ``include_top=False``: None (the 4D map), ``"avg"`` or ``"max"``.
+
+    Raises:
+        ValueError: for another input size or a bad ``pooling``.
     """
+    check_top(include_top, pooling)
     shape = check_input("lenet5", input_shape, min_size=28)
     if shape[:2] not in ((28, 28), (32, 32)):
         raise ValueError(
@@ -94,9 +122,11 @@ def lenet5(input_shape: Sequence[int], classes: int, activation: str = "tanh") -
     x = inputs
     if shape[:2] == (28, 28):
         x = layers.ZeroPadding2D(2, name="pad_to_32")(x)
-    x = conv_block(x, 6, 5, activation, "valid", "avg", name="c1_s2")
-    x = conv_block(x, 16, 5, activation, "valid", "avg", name="c3_s4")
+    x = conv_pool_block(x, 6, 5, activation, "valid", "avg", name="c1_s2")
+    x = conv_pool_block(x, 16, 5, activation, "valid", "avg", name="c3_s4")
     x = layers.Conv2D(120, 5, activation=activation, name="c5")(x)
+    if not include_top:
+        return feature_extractor(inputs, x, pooling, name="lenet5")
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(84, activation=activation, name="f6")(x)
     outputs = predictions(x, classes)

@@ -10,7 +10,7 @@ the seeds. It is built from three named modules:
 
 - ``conv_module``: Conv2D -> BN -> ReLU;
 - ``inception_module``: a 1x1 and a 3x3 ``conv_module`` side by side,
-  concatenated (``n1x1 + n3x3`` channels);
+  concatenated (``filters_1x1 + filters_3x3`` channels);
 - ``downsample_module``: a 3x3 stride-2 "valid" ``conv_module`` beside a 3x3
   stride-2 max pool, concatenated (``filters`` + input channels).
 
@@ -54,7 +54,8 @@ Changes from the original code, and why:
 
 The smallest input is 7x7: each downsample module's "valid" 3x3 / 2
 convolution and pool need a 3x3 map, and the first downsample must leave one
-(7 -> 3 -> 1).
+(7 -> 3 -> 1). ``include_top=False`` ends at inception8 (1,652,880
+parameters, a 7x7x336 map on 32x32 input).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from cnnlabs.models import check_input, predictions, register
+from cnnlabs.models import check_input, check_top, feature_extractor, predictions, register
 
 #: Two "valid" 3x3 / 2 downsamples: (1 - 1) * 2 + 3 = 3, then (3 - 1) * 2 + 3 = 7.
 MIN_SIZE = 7
@@ -78,10 +79,10 @@ def conv_module(x, filters: int, kernel: int, stride: int = 1, padding: str = "s
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def inception_module(x, n1x1: int, n3x3: int, *, name: str):
-    """A 1x1 and a 3x3 conv_module in parallel, concatenated: ``n1x1 + n3x3`` channels."""
-    branch1 = conv_module(x, n1x1, 1, name=f"{name}_1x1")
-    branch3 = conv_module(x, n3x3, 3, name=f"{name}_3x3")
+def inception_module(x, filters_1x1: int, filters_3x3: int, *, name: str):
+    """A 1x1 and a 3x3 conv_module in parallel, concatenated: ``filters_1x1 + filters_3x3``."""
+    branch1 = conv_module(x, filters_1x1, 1, name=f"{name}_1x1")
+    branch3 = conv_module(x, filters_3x3, 3, name=f"{name}_3x3")
     return layers.Concatenate(name=f"{name}_concat")([branch1, branch3])
 
 
@@ -93,11 +94,22 @@ def downsample_module(x, filters: int, *, name: str):
 
 
 @register("minigooglenet")
-def minigooglenet(input_shape: Sequence[int], classes: int) -> keras.Model:
+def minigooglenet(input_shape: Sequence[int], classes: int | None, *, include_top: bool = True,
+                  pooling: str | None = None) -> keras.Model:
     """MiniGoogLeNet (Zhang et al. 2017): 1,656,250 parameters on 32x32x3 with 10 classes.
 
     Any input of at least 7x7 works; the head uses global average pooling.
+
+    Args:
+        input_shape: (height, width, channels), at least 7x7.
+        classes: output classes (ignored with ``include_top=False``).
+        include_top: False returns the feature extractor, up to ``inception8_concat``.
+        pooling: with ``include_top=False``: None (the 4D map), ``"avg"`` or ``"max"``.
+
+    Raises:
+        ValueError: for an input under 7x7 or a bad ``pooling``.
     """
+    check_top(include_top, pooling)
     shape = check_input("minigooglenet", input_shape, min_size=MIN_SIZE)
     inputs = keras.Input(shape=shape, name="image")
     x = conv_module(inputs, 96, 3, name="stem")
@@ -111,6 +123,8 @@ def minigooglenet(input_shape: Sequence[int], classes: int) -> keras.Model:
     x = downsample_module(x, 96, name="down2")
     x = inception_module(x, 176, 160, name="inception7")
     x = inception_module(x, 176, 160, name="inception8")
+    if not include_top:
+        return feature_extractor(inputs, x, pooling, name="minigooglenet")
     x = layers.GlobalAveragePooling2D(name="head_pool")(x)
     x = layers.Dropout(0.5, name="head_dropout")(x)
     x = layers.Flatten(name="head_flatten")(x)

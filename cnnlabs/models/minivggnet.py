@@ -25,7 +25,9 @@ output   Dense 10, softmax                           10             5,130      0
 (BN: 4 values per channel, gamma and beta trainable, the moving mean and
 variance not.) ``batch_norm=False`` drops the five BN layers, 2,816
 parameters, leaving 2,168,362: the lab trains both to show what BN does to
-the learning curves. Two 2x2 poolings need at least 4x4 pixels.
+the learning curves. ``include_top=False`` keeps block1 and block2 (66,336
+parameters, an 8x8x64 map on 32x32 input). Two 2x2 poolings need at least 4x4
+pixels.
 """
 
 from __future__ import annotations
@@ -35,54 +37,47 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from cnnlabs.models import check_input, predictions, register
+from cnnlabs.models import check_input, check_top, feature_extractor, predictions, register
+from cnnlabs.models.blocks import conv_relu_bn, fc_block
 
 #: Two 2x2 stride-2 poolings: 2**2 = 4.
 MIN_SIZE = 4
 
 
-def conv_bn(x, filters: int, batch_norm: bool, name: str):
-    """Conv2D ``filters`` 3x3 same -> ReLU [-> BN]."""
-    x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
-    x = layers.Activation("relu", name=f"{name}_relu")(x)
-    if batch_norm:
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return x
-
-
-def conv_block(x, filters: int, batch_norm: bool, name: str):
-    """2 x (conv 3x3 -> ReLU [-> BN]) -> 2x2 max pool -> dropout 0.25, as one named block."""
-    x = conv_bn(x, filters, batch_norm, name=f"{name}_a")
-    x = conv_bn(x, filters, batch_norm, name=f"{name}_b")
+def minivgg_block(x, filters: int, batch_norm: bool, name: str):
+    """2 x ``conv_relu_bn`` 3x3 -> 2x2 max pool -> dropout 0.25, as one named block."""
+    x = conv_relu_bn(x, filters, batch_norm=batch_norm, name=f"{name}_a")
+    x = conv_relu_bn(x, filters, batch_norm=batch_norm, name=f"{name}_b")
     x = layers.MaxPooling2D(pool_size=2, strides=2, name=f"{name}_pool")(x)
     return layers.Dropout(0.25, name=f"{name}_dropout")(x)
 
 
-def classifier(x, classes: int, batch_norm: bool, units: int = 512):
-    """Flatten -> Dense ``units`` -> ReLU [-> BN] -> dropout 0.5 -> softmax predictions."""
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(units, name="fc_dense")(x)
-    x = layers.Activation("relu", name="fc_relu")(x)
-    if batch_norm:
-        x = layers.BatchNormalization(name="fc_bn")(x)
-    x = layers.Dropout(0.5, name="fc_dropout")(x)
-    return predictions(x, classes)
-
-
 @register("minivggnet")
-def minivggnet(input_shape: Sequence[int], classes: int, batch_norm: bool = True) -> keras.Model:
+def minivggnet(input_shape: Sequence[int], classes: int | None, batch_norm: bool = True, *,
+               include_top: bool = True, pooling: str | None = None) -> keras.Model:
     """MiniVGGNet: 2,171,178 parameters on 32x32x3 with 10 classes (2,168,362 without BN).
 
     Args:
         input_shape: (height, width, channels), at least 4x4.
-        classes: output classes.
+        classes: output classes (ignored with ``include_top=False``).
         batch_norm: put batch normalisation after every ReLU (the book's model);
             False builds the same network without it, for comparison.
+        include_top: False returns the feature extractor, block1 and block2
+            (up to ``block2_dropout``).
+        pooling: with ``include_top=False``: None (the 4D map), ``"avg"`` or ``"max"``.
+
+    Raises:
+        ValueError: for an input under 4x4 or a bad ``pooling``.
     """
+    check_top(include_top, pooling)
     shape = check_input("minivggnet", input_shape, min_size=MIN_SIZE)
-    inputs = keras.Input(shape=shape, name="image")
-    x = conv_block(inputs, 32, batch_norm, name="block1")
-    x = conv_block(x, 64, batch_norm, name="block2")
-    outputs = classifier(x, classes, batch_norm)
     name = "minivggnet" if batch_norm else "minivggnet_no_bn"
+    inputs = keras.Input(shape=shape, name="image")
+    x = minivgg_block(inputs, 32, batch_norm, name="block1")
+    x = minivgg_block(x, 64, batch_norm, name="block2")
+    if not include_top:
+        return feature_extractor(inputs, x, pooling, name=name)
+    x = layers.Flatten(name="flatten")(x)
+    x = fc_block(x, 512, dropout=0.5, batch_norm=batch_norm, name="fc")
+    outputs = predictions(x, classes)
     return keras.Model(inputs, outputs, name=name)

@@ -445,24 +445,24 @@ def freeze_backbone(model: keras.Model) -> keras.Model:
     return model
 
 
-def unfreeze_top(model: keras.Model, n: int) -> keras.Model:
-    """Fine-tune the top ``n`` layers of the backbone; everything below stays frozen.
+def unfreeze_top(model: keras.Model, num_layers: int) -> keras.Model:
+    """Fine-tune the top ``num_layers`` layers of the backbone; everything below stays frozen.
 
     Layers are counted in ``backbone.layers`` order (the input layer
-    excluded); ``n`` larger than the backbone unfreezes all of it.
+    excluded); ``num_layers`` larger than the backbone unfreezes all of it.
     BatchNormalization layers always stay frozen (and, being called with
     ``training=False``, in inference mode). Re-compile the model afterwards.
 
     Raises:
-        ValueError: ``n`` <= 0 (use :func:`freeze_backbone`).
+        ValueError: ``num_layers`` <= 0 (use :func:`freeze_backbone`).
     """
-    if int(n) <= 0:
-        raise ValueError(f"n must be a positive number of layers; got {n}. "
+    if int(num_layers) <= 0:
+        raise ValueError(f"num_layers must be a positive number of layers; got {num_layers}. "
                          "To freeze the whole backbone use freeze_backbone(model).")
     base = backbone_of(model)
     base.trainable = True
     stack = _backbone_layers(base)
-    first = max(0, len(stack) - int(n))
+    first = max(0, len(stack) - int(num_layers))
     for i, lyr in enumerate(stack):
         lyr.trainable = i >= first and not isinstance(lyr, layers.BatchNormalization)
     return model

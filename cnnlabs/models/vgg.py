@@ -34,6 +34,9 @@ The paper trained with dropout 0.5 after fc1 and fc2; Keras' model (built for
 inference) has none, and neither has this one by default. ``dropout=0.5``
 adds it back for training from scratch (no parameters, two more layers).
 
+``include_top=False`` ends at ``block5_pool``, as Keras' does: the 13
+convolutions' 14,714,688 parameters at any input size.
+
 Five 2x2 poolings need at least 32x32 pixels (32 -> 16 -> 8 -> 4 -> 2 -> 1).
 On CIFAR-size 32x32 input the map before flatten is 1x1x512, fc1 shrinks to
 2,101,248 parameters and the model (10 classes) to 33,638,218.
@@ -46,7 +49,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from cnnlabs.models import check_input, predictions, register
+from cnnlabs.models import check_input, check_top, feature_extractor, predictions, register
 
 #: Five 2x2 stride-2 poolings: 2**5 = 32.
 MIN_SIZE = 32
@@ -63,8 +66,8 @@ def vgg_block(x, convs: int, filters: int, name: str):
     return layers.MaxPooling2D(pool_size=2, strides=2, name=f"{name}_pool")(x)
 
 
-def classifier(x, classes: int, units: int = 4096, dropout: float = 0.0):
-    """Flatten -> fc1 -> fc2 (Dense ``units``, ReLU; optional dropout) -> softmax predictions."""
+def vgg_classifier(x, classes: int, units: int = 4096, dropout: float = 0.0):
+    """VGG's top: Flatten -> fc1 -> fc2 (Dense ``units``, ReLU; optional dropout) -> softmax."""
     x = layers.Flatten(name="flatten")(x)
     for name in ("fc1", "fc2"):
         x = layers.Dense(units, activation="relu", name=name)(x)
@@ -74,19 +77,28 @@ def classifier(x, classes: int, units: int = 4096, dropout: float = 0.0):
 
 
 @register("vgg16")
-def vgg16(input_shape: Sequence[int], classes: int, dropout: float = 0.0) -> keras.Model:
+def vgg16(input_shape: Sequence[int], classes: int | None, dropout: float = 0.0, *,
+          include_top: bool = True, pooling: str | None = None) -> keras.Model:
     """VGG16 (configuration D): 138,357,544 parameters on 224x224x3 with 1000 classes.
 
     Args:
         input_shape: (height, width, channels), at least 32x32.
-        classes: output classes.
+        classes: output classes (ignored with ``include_top=False``).
         dropout: rate after fc1 and fc2 (the paper trained with 0.5); 0 matches
             ``keras.applications.VGG16`` layer for layer.
+        include_top: False returns the feature extractor, up to ``block5_pool``.
+        pooling: with ``include_top=False``: None (the 4D map), ``"avg"`` or ``"max"``.
+
+    Raises:
+        ValueError: for an input under 32x32 or a bad ``pooling``.
     """
+    check_top(include_top, pooling)
     shape = check_input("vgg16", input_shape, min_size=MIN_SIZE)
     inputs = keras.Input(shape=shape, name="image")
     x = inputs
     for block, (convs, filters) in enumerate(VGG16_BLOCKS, start=1):
         x = vgg_block(x, convs, filters, name=f"block{block}")
-    outputs = classifier(x, classes, dropout=dropout)
+    if not include_top:
+        return feature_extractor(inputs, x, pooling, name="vgg16")
+    outputs = vgg_classifier(x, classes, dropout=dropout)
     return keras.Model(inputs, outputs, name="vgg16")
