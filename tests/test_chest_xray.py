@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from cnnlabs import config
-from cnnlabs.datasets import CacheError, DownloadError, MockDataWarning, imagefolder
+from cnnlabs.datasets import CacheError, DownloadError, MockDataWarning, imagefolder, verify
 from cnnlabs.datasets import chest_xray as cx
 from cnnlabs.datasets.imagefolder import SkippedImagesWarning
 
@@ -136,6 +136,11 @@ def fake_kagglehub(monkeypatch: pytest.MonkeyPatch, download) -> list[str]:
 
 def patients_of(files: imagefolder.FileList) -> set[str]:
     return {cx.patient_id(p.name) for p in files.paths}
+
+
+def both_splits(root: Path) -> list[imagefolder.FileList]:
+    """The train and test file lists of a fake tree, for verify_images."""
+    return [imagefolder.scan(root, split, cx.CLASS_NAMES) for split in ("train", "test")]
 
 
 # --- layout --------------------------------------------------------------------------------------
@@ -280,7 +285,31 @@ def test_corrupt_jpeg_is_quarantined_and_left_out(tmp_path: Path) -> None:
     assert truncated not in used and garbage not in used
     assert len(used) == len(FAKE) - 1
     x, y = data.read("train")
-    assert x.shape == (len(data.train), 224, 224, 3) and len(y) == len(data.train)
+    size = SMOKE.image_size  # image_size=None: the profile's
+    assert x.shape == (len(data.train), size, size, 3) and len(y) == len(data.train)
+
+
+def test_by_default_unreadable_files_are_left_where_they_are(tmp_path: Path) -> None:
+    """No quarantine_dir: bad files are reported and left out of the splits, never moved."""
+    root = make_tree(tmp_path / "data" / "chest_xray")
+    truncated = root / "train" / "PNEUMONIA" / "person2_bacteria_3.jpeg"
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    garbage = root / "test" / "NORMAL" / "IM-0009-0001.jpeg"
+    garbage.write_bytes(np.random.default_rng(0).bytes(500))
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.warns(SkippedImagesWarning, match="could not be decoded") as caught:
+        data = cx.load(SMOKE, data_dir=tmp_path / "data")
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["chest_xray"]
+    assert data.verify.bad_paths == {truncated, garbage}
+    assert data.verify.quarantine_dir is None
+    used = set(data.train.paths) | set(data.val.paths) | set(data.test.paths)
+    assert truncated not in used and garbage not in used and len(used) == len(FAKE) - 1
+    summary = data.verify.summary()
+    assert str(truncated) in summary and str(garbage) in summary
+    assert "left where it is" in summary and "moved" not in summary
+    assert any(str(garbage) in str(w.message) for w in caught)
+    assert summary in data.notes
 
 
 def test_quarantine_never_overwrites(tmp_path: Path) -> None:
@@ -290,7 +319,7 @@ def test_quarantine_never_overwrites(tmp_path: Path) -> None:
     quarantine = tmp_path / "q"
     (quarantine / "train" / "NORMAL").mkdir(parents=True)
     (quarantine / "train" / "NORMAL" / bad.name).write_bytes(b"earlier")
-    report = cx.verify_images(root, quarantine)
+    report = cx.verify_images(both_splits(root), quarantine)
     assert report.checked == len(FAKE) + 0 and len(report.bad) == 1
     assert (quarantine / "train" / "NORMAL" / bad.name).read_bytes() == b"earlier"
     assert report.bad[0].moved_to == quarantine / "train" / "NORMAL" / "IM-0115-0001-1.jpeg"
@@ -319,8 +348,8 @@ def test_unmovable_files_are_reported_and_excluded(
 ) -> None:
     root, bad = _tree_with_a_bad_file(tmp_path)
     refuse = _raising(PermissionError(30, "Read-only file system"))
-    monkeypatch.setattr(cx.os, "rename", refuse)
-    monkeypatch.setattr(cx.shutil, "copy2", refuse)
+    monkeypatch.setattr(verify.os, "rename", refuse)
+    monkeypatch.setattr(verify.shutil, "copy2", refuse)
     files = imagefolder.scan(root, "train", cx.CLASS_NAMES)
     report = cx.verify_images(files, tmp_path / "q")
     assert bad.exists()
@@ -335,21 +364,21 @@ def test_quarantine_across_file_systems_moves_whole_files(
     """No rename (another file system): copied whole, then the original removed; a copy
     that fails midway leaves nothing half-written and the original where it was."""
     root, bad = _tree_with_a_bad_file(tmp_path)
-    monkeypatch.setattr(cx.os, "rename", _raising(OSError(18, "Invalid cross-device link")))
-    real_copy = cx.shutil.copy2
+    monkeypatch.setattr(verify.os, "rename", _raising(OSError(18, "Invalid cross-device link")))
+    real_copy = verify.shutil.copy2
 
     def disk_full(src: Path, dst: Path) -> None:
         Path(dst).write_bytes(Path(src).read_bytes()[:3])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cx.shutil, "copy2", disk_full)
+    monkeypatch.setattr(verify.shutil, "copy2", disk_full)
     quarantine = tmp_path / "q"
-    report = cx.verify_images(root, quarantine)
+    report = cx.verify_images(both_splits(root), quarantine)
     assert bad.read_bytes() == b"\xff\xd8\xff garbage" and report.bad[0].moved_to is None
     assert [p for p in quarantine.rglob("*") if p.is_file()] == []
 
-    monkeypatch.setattr(cx.shutil, "copy2", real_copy)
-    report = cx.verify_images(root, quarantine)
+    monkeypatch.setattr(verify.shutil, "copy2", real_copy)
+    report = cx.verify_images(both_splits(root), quarantine)
     target = quarantine / "train" / "NORMAL" / bad.name
     assert report.bad[0].moved_to == target and not bad.exists()
     assert target.read_bytes() == b"\xff\xd8\xff garbage"
@@ -363,8 +392,10 @@ def test_load_needs_a_validation_split(tmp_path: Path, fraction: float) -> None:
         cx.load(SMOKE, data_dir=tmp_path / "data", val_fraction=fraction)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_read_only_source_is_reported_not_crashed(tmp_path: Path) -> None:
+    """An explicit quarantine_dir still never moves files out of a read-only folder, whoever
+    runs it: the folder's permission bits decide (root may write anywhere)."""
     root = make_tree(tmp_path / "data" / "chest_xray")
     bad = root / "train" / "PNEUMONIA" / "person4_virus_12.jpeg"
     bad.write_bytes(b"garbage")
@@ -448,6 +479,16 @@ def test_smoke_without_cache_gives_labelled_mock_data(empty_data_dir: Path) -> N
     with pytest.warns(MockDataWarning):
         again = cx.load(SMOKE)  # reuses the tree
     assert again.val.paths == data.val.paths
+
+
+def test_download_false_says_the_argument_turned_downloading_off(empty_data_dir: Path) -> None:
+    with pytest.raises(DownloadError) as caught:
+        cx.load(CPU, download=False)
+    message = str(caught.value)
+    assert "downloading was turned off by the download=False argument" in message
+    assert "pass download=True" in message and "To install it by hand" in message
+    assert "profile 'cpu'" not in message  # cpu downloads: not the profile's doing
+    assert str(empty_data_dir / "chest_xray" / "train" / "NORMAL") in message
 
 
 def test_no_cache_and_no_download_is_a_clear_error(empty_data_dir: Path) -> None:
@@ -534,16 +575,24 @@ def test_importing_the_module_is_light() -> None:
 # --- the catalogue entry: `cnnlabs data list` / `data fetch chest_xray` ---------------------
 
 
-def test_catalogue_lists_chest_xray_and_points_array_loading_to_the_file_loader(tmp_path):
+def test_catalogue_lists_chest_xray_and_datasets_load_returns_its_file_lists(tmp_path):
     from cnnlabs import datasets
-    from cnnlabs.datasets.errors import DatasetError
 
     assert "chest_xray" in datasets.names()
     entry = datasets.info("chest_xray")
     assert (entry.train_size, entry.test_size, entry.class_names) == (
         5216, 624, ("NORMAL", "PNEUMONIA"))
-    with pytest.raises(DatasetError, match=r"chest_xray\.load"):
-        datasets.load("chest_xray", "smoke", data_dir=tmp_path)
+    make_tree(tmp_path / "chest_xray")
+    data = datasets.load("chest_xray", "smoke", data_dir=tmp_path, seed=3)
+    assert isinstance(data, datasets.ImageFolderSplits) and not data.is_mock
+    assert data.input_shape == (SMOKE.image_size, SMOKE.image_size, 3)
+    direct = cx.load(SMOKE, data_dir=tmp_path, seed=3)
+    assert data.val.paths == direct.val.paths and data.test.paths == direct.test.paths
+    gray = datasets.load("chest_xray", "smoke", data_dir=tmp_path, image_size=40,
+                         color_mode="grayscale")
+    assert gray.input_shape == (40, 40, 1)
+    with pytest.raises(TypeError, match="mnist takes no loader options, got image_size"):
+        datasets.load("mnist", "smoke", data_dir=tmp_path, image_size=40)
 
 
 def test_fetch_returns_the_cached_root(tmp_path):
@@ -567,7 +616,7 @@ def test_training_goes_on_after_a_corrupt_jpeg(tmp_path: Path) -> None:
     """A corrupt file is quarantined at load time; the pipeline and a fit then run cleanly."""
     import keras
 
-    from cnnlabs import pipelines, training
+    from cnnlabs import pipelines, recipes, training
 
     root = make_tree(tmp_path / "data" / "chest_xray")
     corrupt = root / "train" / "NORMAL" / "IM-0115-0001.jpeg"
@@ -579,7 +628,7 @@ def test_training_goes_on_after_a_corrupt_jpeg(tmp_path: Path) -> None:
     piped = pipelines.build_files(data, 4, seed=0)
     model = keras.Sequential([keras.Input((24, 24, 1)), keras.layers.Flatten(),
                               keras.layers.Dense(2, activation="softmax")])
-    r = training.Recipe(optimizer="adam", learning_rate=1e-2, schedule="constant", epochs=2,
+    r = recipes.Recipe(optimizer="adam", learning_rate=1e-2, schedule="constant", epochs=2,
                         batch_size=4, balance_classes=True)
     history = training.fit(model, piped, r, tmp_path / "run", verbose=0, plot=False)
     assert len(history.history["loss"]) == 2

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import types
 
 import pytest
 
@@ -52,3 +55,64 @@ def test_the_secret_never_appears_in_what_is_reported(no_credentials, monkeypatc
     reported = kaggle.credentials_source()
     out = capsys.readouterr()
     assert "s3cret" not in f"{reported}{out.out}{out.err}{kaggle.missing_credentials_message()}"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ({"username": "student"}, 'has no "key"'),
+        ({"key": "s3cret-value"}, 'has no "username"'),
+        ({"username": "student", "key": ""}, 'has an empty "key"'),
+        ('{"username": "student", "key": "s3cret-value"', "is not valid JSON (line 1, column"),
+        (["student", "s3cret-value"], "does not hold a JSON object"),
+    ],
+    ids=["no-key", "no-username", "empty-key", "not-json", "a-list"],
+)
+def test_an_incomplete_kaggle_json_is_named_with_what_is_missing(
+    no_credentials, monkeypatch, content, problem
+):
+    monkeypatch.setitem(sys.modules, "google.colab", None)  # not in Colab
+    no_credentials.mkdir()
+    path = no_credentials / "kaggle.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    assert kaggle.credentials_source() is None
+    message = kaggle.missing_credentials_message()
+    assert message.startswith(f"No usable Kaggle credentials found: {path} {problem}")
+    assert "No Kaggle credentials found" not in message
+    assert "1. set KAGGLE_USERNAME" in message and "3. in Colab" in message
+    assert "s3cret" not in message and "student" not in message
+
+
+def test_a_username_without_a_key_in_the_environment_is_named(no_credentials, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", None)
+    monkeypatch.setenv("KAGGLE_USERNAME", "student")
+    message = kaggle.missing_credentials_message()
+    assert "KAGGLE_USERNAME is set in the environment but KAGGLE_KEY is not" in message
+    assert "student" not in message
+
+
+def test_colab_secrets_are_read_in_one_place_and_copied_without_overwriting(
+    no_credentials, monkeypatch
+):
+    secrets = {"KAGGLE_USERNAME": "student", "KAGGLE_KEY": "s3cret-value"}
+    asked: list[str] = []
+
+    def get(name):
+        asked.append(name)
+        if name not in secrets:
+            raise KeyError(name)  # like SecretNotFoundError
+        return secrets[name]
+
+    colab = types.ModuleType("google.colab")
+    colab.userdata = types.SimpleNamespace(get=get)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    for name in ("KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.setenv(name, "")  # empty counts as unset; restored after the test
+    assert kaggle.colab_secret("KAGGLE_KEY") == "s3cret-value"
+    assert kaggle.colab_secret("KAGGLE_API_TOKEN") is None
+    assert kaggle.credentials_source() == "colab secrets"
+    monkeypatch.setenv("KAGGLE_USERNAME", "already-set")
+    kaggle.secrets_to_environment()
+    assert os.environ["KAGGLE_USERNAME"] == "already-set"
+    assert os.environ["KAGGLE_KEY"] == "s3cret-value"
+    assert os.environ["KAGGLE_API_TOKEN"] == ""

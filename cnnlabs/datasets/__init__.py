@@ -1,4 +1,4 @@
-"""Datasets: one call from a catalogue name to arrays.
+"""Datasets: one call from a catalogue name to arrays or file lists.
 
 >>> from cnnlabs import datasets
 >>> splits = datasets.load("mnist")          # doctest: +SKIP
@@ -7,8 +7,10 @@
 :func:`load` looks in the data cache (``$CNNLABS_DATA_DIR``, else ``data/``)
 first, downloads with a checksum when the profile allows it, and in the smoke
 profile falls back to clearly labelled mock data instead of touching the
-network. It then applies the profile's sample caps with a seeded, stratified
-choice. Every failure is one :class:`DatasetError` saying what to do.
+network (:func:`cnnlabs.datasets.cache.resolve`, one sequence for every
+dataset). It applies the profile's sample caps there too, with a seeded,
+stratified choice. Every failure is one :class:`DatasetError` saying what to do.
+:func:`status` says whether the cache holds a valid copy, without loading it.
 
 Importing this package is cheap: it loads neither TensorFlow nor any loader
 module until one is needed.
@@ -18,10 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import warnings
 from pathlib import Path
 from types import ModuleType
-
-import numpy as np
+from typing import Any
 
 from cnnlabs import config
 from cnnlabs.config import Profile
@@ -34,15 +36,18 @@ from cnnlabs.datasets.errors import (
     MockDataWarning,
     UnknownDatasetError,
 )
-from cnnlabs.datasets.splits import Splits
+from cnnlabs.datasets.sampling import Cap, stratified_indices
+from cnnlabs.datasets.splits import ImageFolderSplits, Splits
 
 __all__ = [
     "CATALOG",
     "CacheError",
+    "CacheStatus",
     "ChecksumError",
     "DatasetError",
     "DatasetInfo",
     "DownloadError",
+    "ImageFolderSplits",
     "MockDataWarning",
     "Splits",
     "UnknownDatasetError",
@@ -54,6 +59,7 @@ __all__ = [
     "load_entry",
     "mock",
     "names",
+    "status",
     "stratified_indices",
     "subsample",
 ]
@@ -77,41 +83,83 @@ def info(name: str) -> DatasetInfo:
     return CATALOG[key]
 
 
-def cached(name: str, data_dir: Path | None = None) -> Path | None:
+def cached(name: str, data_dir: Path | str | None = None) -> Path | None:
     """The cached copy of dataset ``name`` that its loader would read, or ``None``.
 
     That is the file for the ``.npz`` datasets, the batches folder, image folder or
     archive for CIFAR-10, and the dataset root folder for the chest X-rays. Only
-    looks; nothing is read, checked or downloaded.
+    looks; nothing is read, checked or downloaded (:func:`status` checks).
 
     Raises:
         UnknownDatasetError: the name is not in the catalogue.
     """
     entry = info(name)
-    folder = Path(data_dir) if data_dir is not None else config.data_dir()
-    if entry.loader == "cifar10":
-        from cnnlabs.datasets import cifar10
+    try:
+        return _loader(entry).cached(entry, config.data_dir(data_dir))
+    except CacheError:
+        return None  # a chest X-ray folder with the wrong layout: not a usable copy
 
-        return cifar10.cached(entry, folder)
-    if entry.loader == "chest_xray":
-        from cnnlabs.datasets import chest_xray
 
-        try:
-            return chest_xray.cached_root(folder)
-        except DatasetError:
-            return None  # a folder with the wrong layout: not a usable copy
-    path = entry.cache_path(folder)
-    return path if path.is_file() else None
+@dataclasses.dataclass(frozen=True)
+class CacheStatus:
+    """Whether the cache holds a dataset, and whether its loader would accept it.
+
+    Attributes:
+        state: ``"cached"`` (a valid copy), ``"invalid"`` (a copy the loader
+            rejects) or ``"missing"`` (nothing there).
+        path: the copy's path; ``None`` when missing.
+        reason: for an invalid copy, the first line of the loader's error.
+    """
+
+    state: str
+    path: Path | None = None
+    reason: str | None = None
+
+    def describe(self) -> str:
+        """``"cached (<path>)"``, ``"cached but invalid: <reason>"`` or ``"not cached"``."""
+        if self.state == "cached":
+            return f"cached ({self.path})"
+        if self.state == "invalid":
+            return f"cached but invalid: {self.reason}"
+        return "not cached"
+
+
+def status(name: str, data_dir: Path | str | None = None) -> CacheStatus:
+    """Check the cached copy of dataset ``name`` as its loader would, without loading it.
+
+    Runs the loader's own checks (keys, shapes and labels of an ``.npz``; every
+    CIFAR-10 batch; the folder tree of an image-folder dataset) but decodes no
+    image and downloads nothing.
+
+    Raises:
+        UnknownDatasetError: the name is not in the catalogue.
+    """
+    entry = info(name)
+    loader = _loader(entry)
+    folder = config.data_dir(data_dir)
+    path = None
+    try:
+        path = loader.cached(entry, folder)
+        if path is None:
+            return CacheStatus("missing")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an MD5 that differs still loads
+            loader.validate(path, entry)
+    except CacheError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return CacheStatus("invalid", path or exc.path, reason)
+    return CacheStatus("cached", path)
 
 
 def load(
     name: str,
     profile: str | Profile | None = None,
     *,
-    data_dir: Path | None = None,
+    data_dir: Path | str | None = None,
     seed: int = 0,
-) -> Splits:
-    """Load a dataset as :class:`Splits`, sized by the profile.
+    **options: Any,
+) -> Splits | ImageFolderSplits:
+    """Load a dataset, sized by the profile: arrays, or file lists for the chest X-rays.
 
     Args:
         name: a catalogue name (see :func:`names`).
@@ -119,54 +167,60 @@ def load(
             for the default (``$CNNLABS_PROFILE``, else auto-detected).
         data_dir: the cache folder; ``None`` means ``$CNNLABS_DATA_DIR`` or ``data/``.
         seed: seeds the stratified subsample (and mock data); same seed, same samples.
+        **options: for ``chest_xray`` only, the keyword arguments of
+            :func:`cnnlabs.datasets.chest_xray.load` (``image_size``,
+            ``color_mode``, ``val_fraction``, ``verify``, ``quarantine_dir``,
+            ``download``).
 
     Returns:
-        Images ``(N, H, W, C)`` uint8 and labels ``(N,)`` int64. ``x_val`` is
-        ``None`` unless the dataset ships a validation split.
+        :class:`Splits`: images ``(N, H, W, C)`` uint8 and labels ``(N,)`` int64;
+        ``x_val`` is ``None`` unless the dataset ships a validation split. For
+        ``chest_xray``, :class:`ImageFolderSplits` (file lists, RGB, resized to
+        the profile's ``image_size``; see :func:`cnnlabs.datasets.chest_xray.load`).
 
     Raises:
         UnknownDatasetError: the name is not in the catalogue.
-        CacheError: the cached file is not a valid copy (it is left untouched).
+        CacheError: the cached copy is not valid (it is left untouched).
         DownloadError: the data is missing and could not or may not be downloaded.
-        ChecksumError: a fresh download did not match its SHA-256.
+        ChecksumError: a fresh download did not match its checksum.
+        TypeError: ``options`` for a dataset that takes none, or unknown ones.
     """
-    return load_entry(info(name), profile, data_dir=data_dir, seed=seed)
+    return load_entry(info(name), profile, data_dir=data_dir, seed=seed, **options)
 
 
 def load_entry(
     entry: DatasetInfo,
     profile: str | Profile | None = None,
     *,
-    data_dir: Path | None = None,
+    data_dir: Path | str | None = None,
     seed: int = 0,
-) -> Splits:
+    **options: Any,
+) -> Splits | ImageFolderSplits:
     """:func:`load` for a catalogue entry, including one built on the fly (a MedMNIST size)."""
-    if entry.loader == "chest_xray":
-        raise DatasetError(
-            "chest_xray is a folder of JPEGs read as file lists, not arrays: use "
-            "cnnlabs.datasets.chest_xray.load(profile, image_size=..., color_mode=...) and "
-            "cnnlabs.pipelines.build_files (see labs/08_chest_xray_transfer_learning.ipynb)."
+
+    chosen = config.get_profile(profile)
+    folder = config.data_dir(data_dir)
+    if entry.loader == "chest_xray":  # its own arguments (image size, colour, quarantine)
+        from cnnlabs.datasets import chest_xray
+
+        return chest_xray.load(chosen, data_dir=folder, seed=seed, **options)
+    if options:
+        raise TypeError(
+            f"{entry.name} takes no loader options, got {', '.join(sorted(options))}; "
+            "image_size, color_mode and the like apply to the chest_xray image files only."
         )
-    chosen = _profile(profile)
-    folder = Path(data_dir) if data_dir is not None else config.data_dir()
-    splits = _loader(entry).load(entry, chosen, folder, seed=seed)
-    return subsample(
-        splits,
-        chosen.train_samples,
-        chosen.test_samples,
-        seed=seed,
-        reason=f"profile {chosen.name}",
-    )
+    return _loader(entry).load(entry, chosen, folder, seed=seed)
 
 
-def fetch(name: str, data_dir: Path | None = None, progress: bool = True) -> Path:
-    """Make sure the dataset's file is in the cache, downloading it if needed.
+def fetch(name: str, data_dir: Path | str | None = None, progress: bool = True) -> Path:
+    """Make sure the dataset is in the cache, downloading it if needed; its checked copy.
 
-    An existing valid file is kept as it is (no download). An existing invalid
-    file is not replaced: a :class:`CacheError` says how to fix it.
+    An existing copy is checked as its loader would (without decoding images)
+    and kept as it is (no download). An invalid one is not replaced: a
+    :class:`CacheError` says what is wrong and how to fix it.
 
     Returns:
-        The path of the cached file.
+        The path of the cached copy.
 
     Raises:
         UnknownDatasetError, CacheError, DownloadError, ChecksumError.
@@ -174,27 +228,25 @@ def fetch(name: str, data_dir: Path | None = None, progress: bool = True) -> Pat
     return fetch_entry(info(name), data_dir, progress)
 
 
-def fetch_entry(entry: DatasetInfo, data_dir: Path | None = None, progress: bool = True) -> Path:
+def fetch_entry(
+    entry: DatasetInfo, data_dir: Path | str | None = None, progress: bool = True
+) -> Path:
     """:func:`fetch` for a catalogue entry, including one built on the fly (a MedMNIST size)."""
-    folder = Path(data_dir) if data_dir is not None else config.data_dir()
-    if entry.loader == "chest_xray":  # a Kaggle download (kagglehub), not one checked file
-        from cnnlabs.datasets import chest_xray
-
-        return chest_xray.download(folder, profile=config.PROFILES["full"])  # asked for: fetch
+    folder = config.data_dir(data_dir)
     loader = _loader(entry)
-    # A loader with several cache layouts says which copy it would read.
-    finder = getattr(loader, "cached", None)
-    existing = finder(entry, folder) if finder else None
-    if existing is not None and existing != entry.cache_path(folder):
-        loader.load(entry, config.PROFILES["smoke"], folder)  # validates the copy, reads little
-        return existing
+    if entry.loader == "chest_xray":  # a Kaggle download (kagglehub), not one checked file
+        root = loader.download(folder, profile=config.PROFILES["full"])  # asked for: fetch
+        loader.validate(root, entry)
+        return root
+    existing = loader.cached(entry, folder)
     target = entry.cache_path(folder)
-    if not target.exists():
+    if existing is None:
         from cnnlabs.datasets.download import download
 
         download(entry.url, target, entry.sha256, progress, dataset=entry.name, md5=entry.md5)
-    loader.validate(target, entry)
-    return target
+        existing = target
+    loader.validate(existing, entry)
+    return existing
 
 
 def mock(name: str, n_train: int, n_test: int, seed: int = 0) -> Splits:
@@ -202,37 +254,6 @@ def mock(name: str, n_train: int, n_test: int, seed: int = 0) -> Splits:
     from cnnlabs.datasets.mockdata import mock_splits
 
     return mock_splits(info(name), n_train, n_test, seed=seed)
-
-
-def stratified_indices(
-    labels: np.ndarray, n: int | None, rng: np.random.Generator | int = 0
-) -> np.ndarray:
-    """Indices of a class-stratified random sample of ``n`` of ``labels``.
-
-    Each class gets its proportional share of ``n`` (rounded by largest
-    remainder, so the total is exactly ``n``); the members of each class are
-    drawn at random without replacement, and the result is shuffled. ``n`` of
-    ``None``, or at least ``len(labels)``, selects everything in the original
-    order. Deterministic for a given seed.
-    """
-    labels = np.asarray(labels)
-    total = len(labels)
-    if n is None or n >= total:
-        return np.arange(total)
-    if n < 0:
-        raise ValueError(f"Cannot take {n} samples.")
-    generator = np.random.default_rng(rng)
-    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    exact = counts * (n / total)
-    quotas = np.floor(exact).astype(np.int64)
-    leftover = n - int(quotas.sum())
-    # Largest remainders first; a stable sort breaks ties by class index.
-    quotas[np.argsort(quotas - exact, kind="stable")[:leftover]] += 1
-    chosen = [
-        generator.choice(np.flatnonzero(inverse == k), size=int(q), replace=False)
-        for k, q in enumerate(quotas)
-    ]
-    return generator.permutation(np.concatenate(chosen))
 
 
 def subsample(
@@ -245,39 +266,18 @@ def subsample(
 ) -> Splits:
     """Cap the train and test splits at ``n_train`` / ``n_test`` (stratified, seeded).
 
-    Multi-hot labels (ChestMNIST) cannot be stratified: they are capped by a seeded
-    random choice instead, and the note says so.
+    The same cap :func:`load` applies for a profile
+    (:func:`cnnlabs.datasets.cache.apply_cap`). Multi-hot labels (ChestMNIST)
+    cannot be stratified: they are capped by a seeded random choice instead,
+    and the note says so.
 
     Returns a new :class:`Splits` (the input is not modified) with a note for
     each split that was cut, e.g. "subsampled to 512 of 60000 training images
     (profile smoke)". Validation arrays are kept as they are.
     """
-    notes = list(splits.notes)
-    result = dataclasses.replace(splits, notes=notes)
-    detail = f" ({reason})" if reason else ""
-    for split, cap, word, stream in (
-        ("train", n_train, "training", 0),
-        ("test", n_test, "test", 1),
-    ):
-        x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
-        if cap is None or cap >= len(y):
-            continue
-        rng = np.random.default_rng([seed, stream])
-        if y.ndim > 1:  # multi-hot labels (ChestMNIST): stratifying them is not defined
-            keep = rng.choice(len(y), size=cap, replace=False)
-            how = " at random (multi-label, not stratified" + (f"; {reason})" if reason else ")")
-        else:
-            keep, how = stratified_indices(y, cap, rng), detail
-        setattr(result, f"x_{split}", x[keep])
-        setattr(result, f"y_{split}", y[keep])
-        notes.append(f"subsampled to {cap} of {len(y)} {word} images{how}")
-    return result
+    from cnnlabs.datasets.cache import apply_cap
 
-
-def _profile(profile: str | Profile | None) -> Profile:
-    if isinstance(profile, Profile):
-        return profile
-    return config.get_profile(profile)
+    return apply_cap(splits, Cap(n_train, n_test, seed, reason))
 
 
 def _loader(entry: DatasetInfo) -> ModuleType:

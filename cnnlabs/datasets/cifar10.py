@@ -22,11 +22,11 @@ Otherwise a profile that downloads fetches the archive from the official URL
 labelled mock data without any network access; any other profile stops with a
 :class:`DownloadError` giving the manual steps.
 
-Unlike the MNIST loader, this one applies the profile's sample caps itself
-(stratified and seeded, like :func:`cnnlabs.datasets.subsample`), so that
-for image folders only the chosen files are decoded: the smoke profile reads
-about 1,500 of the 60,000 images. Image-folder splits come back in a seeded
-random order, not grouped by class.
+The sequence is :func:`cnnlabs.datasets.cache.resolve`'s, which applies the
+profile's sample caps (stratified, seeded) as for every dataset. Image folders
+are capped as file lists, before decoding: the smoke profile reads about 1,500
+of the 60,000 images. Image-folder splits come back in a seeded random order,
+not grouped by class.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from cnnlabs.config import Profile
-from cnnlabs.datasets import imagefolder
+from cnnlabs.datasets import cache, imagefolder, mockdata
 from cnnlabs.datasets.catalog import DatasetInfo
 from cnnlabs.datasets.errors import (
     CacheError,
@@ -52,8 +52,8 @@ from cnnlabs.datasets.errors import (
     cache_folder_hint,
     manual_download_steps,
 )
-from cnnlabs.datasets.mockdata import fallback
-from cnnlabs.datasets.splits import Splits
+from cnnlabs.datasets.sampling import Cap
+from cnnlabs.datasets.splits import FileSplits, Splits
 
 #: The folder the official archive unpacks to (layout 1).
 BATCHES_FOLDER = "cifar-10-batches-py"
@@ -92,7 +92,7 @@ def load(
 ) -> Splits:
     """Load CIFAR-10 from the cache in ``folder``, unpacking, downloading or mocking as needed.
 
-    Returns the splits already capped by the profile (``train_samples``,
+    Returns the splits capped by the profile (``train_samples``,
     ``test_samples``; stratified, seeded), with a note for each cap, each
     skipped image and each split whose size differs from the official one.
     Images are ``(N, 32, 32, 3)`` uint8, labels ``(N,)`` int64, and ``source``
@@ -104,34 +104,31 @@ def load(
         ChecksumError: a fresh download did not match the catalogue's SHA-256.
     """
     folder = Path(folder)
-    batches = folder / BATCHES_FOLDER
-    images = folder / IMAGES_FOLDER
     archive = info.cache_path(folder)
 
-    if batches.exists():
-        return _capped(_batch_splits(info, read_batches(batches, info), batches), profile, seed)
-    if images.exists():
-        return load_image_folder(images, info, profile, seed=seed)
-    if archive.exists():
-        return _capped(_batch_splits(info, _unpack(archive, folder, info), batches), profile, seed)
-
-    if profile.allow_download:
+    def fetch() -> Splits:
         _download(info, archive, folder, progress)
-        return _capped(_batch_splits(info, _unpack(archive, folder, info), batches), profile, seed)
+        return _read_copy(archive, info, folder)
 
-    looked = f"none of {batches}, {images} or {archive} exists"
-    if profile.allow_mock:
-        return fallback(info, profile, looked, seed=seed)
-
-    raise DownloadError(
-        f"{info.name} is not in the data cache ({looked}), and profile {profile.name!r} "
-        "neither downloads data nor falls back to mock data.\n"
-        + manual_download_steps(url=info.url, sha256=info.sha256, target=archive, dataset=info.name)
+    looked = (
+        f"none of {folder / BATCHES_FOLDER}, {folder / IMAGES_FOLDER} or {archive} exists"
+    )
+    return cache.resolve(
+        info,
+        profile,
+        seed=seed,
+        find=lambda: cached(info, folder),
+        read=lambda found: _read_copy(found, info, folder),
+        download=fetch,
+        mock=lambda: mockdata.at_profile_size(info, profile, seed),
+        finish=lambda raw: _decoded(raw, info),
+        looked=looked,
+        target=archive,
+        manual=manual_download_steps(
+            url=info.url, sha256=info.sha256, target=archive, dataset=info.name
+        )
         + "\n"
         + _other_ways(folder, info),
-        url=info.url,
-        sha256=info.sha256,
-        target=archive,
     )
 
 
@@ -139,14 +136,15 @@ def read(path: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
     """Read a whole cached copy: the batches folder (layout 1) or the image-folder root (layout 2).
 
     Returns ``x_train``, ``y_train``, ``x_test`` and ``y_test`` (images
-    ``(N, 32, 32, 3)`` uint8, labels int64), not subsampled.
+    ``(N, 32, 32, 3)`` uint8, labels int64), not subsampled; image folders in a
+    seeded random order (seed 0).
 
     Raises:
         CacheError: the copy is not valid; nothing is changed.
     """
     path = Path(path)
-    if path.is_dir() and (path / "train").is_dir():
-        splits = load_image_folder(path, info, None)
+    if _is_image_root(path):
+        splits = _decoded(cache.apply_cap(image_files(path, info), Cap(None, None)), info)
         return {
             "x_train": splits.x_train,
             "y_train": splits.y_train,
@@ -159,9 +157,10 @@ def read(path: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
 def validate(path: Path, info: DatasetInfo) -> None:
     """Raise :class:`CacheError` unless ``path`` is a valid copy of CIFAR-10.
 
-    ``path`` may be the official archive (its members are listed and checked,
-    without unpacking or unpickling anything), the batches folder, or the
-    image-folder root (both read in full).
+    Runs the checks :func:`load` runs, without unpacking or decoding images:
+    the official archive's members are listed and checked (nothing is
+    unpickled), the batches folder is read in full, and the image-folder
+    root's tree is checked (the same class folders in both splits, none empty).
     """
     path = Path(path)
     if path.is_file():
@@ -173,7 +172,10 @@ def validate(path: Path, info: DatasetInfo) -> None:
         except _Invalid as exc:
             raise _archive_error(path, info, exc.problems) from None
         return
-    read(path, info)
+    if _is_image_root(path):
+        image_files(path, info)
+        return
+    read_batches(path, info)
 
 
 def read_batches(folder: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
@@ -207,51 +209,27 @@ def read_batches(folder: Path, info: DatasetInfo) -> dict[str, np.ndarray]:
         ) from None
 
 
-def load_image_folder(
-    root: Path, info: DatasetInfo, profile: Profile | None, *, seed: int = 0
-) -> Splits:
-    """Load layout 2, ``root/{train,test}/<class>/*.png|*.jpg``, decoding only what the caps keep.
+def image_files(root: Path, info: DatasetInfo) -> FileSplits:
+    """List layout 2, ``root/{train,test}/<class>/*.png|*.jpg``, without decoding anything.
 
-    Both splits are scanned first (so a wrong tree fails before any decoding),
-    then capped with a stratified, seeded choice of files (``profile`` ``None``:
-    no caps), put in a seeded random order, and decoded to ``info.image_shape``
-    (RGB; other sizes are resized, see :func:`imagefolder.decode`).
+    Both splits are scanned, so a wrong tree fails before any decoding. A
+    split whose size differs from the official one gets a note. Capped or not,
+    the files later come in a seeded random order (``shuffle``).
 
     Raises:
         CacheError: the tree does not match (the message shows the expected one).
     """
     root = Path(root)
-    files = {split: imagefolder.scan(root, split, info.class_names) for split in ("train", "test")}
-    arrays: dict[str, np.ndarray] = {}
-    notes: list[str] = []
-    caps = (None, None) if profile is None else (profile.train_samples, profile.test_samples)
-    reason = "" if profile is None else f" (profile {profile.name})"
-    for split, cap, official, word, stream in (
-        ("train", caps[0], info.train_size, "training", 0),
-        ("test", caps[1], info.test_size, "test", 1),
-    ):
-        found = files[split]
-        if len(found) != official:
-            notes.append(
-                f"{root / split} holds {len(found)} {word} images, not the official {official}"
-            )
-        # The same seeded streams as cnnlabs.datasets.subsample, one per split.
-        rng = np.random.default_rng([seed, stream])
-        if cap is not None and cap < len(found):
-            chosen = imagefolder.subsample_files(found, cap, rng)
-            notes.append(f"subsampled to {cap} of {len(found)} {word} images{reason}")
-        else:
-            chosen = found.subset(rng.permutation(len(found)))
-        x, y, skipped = imagefolder.read_images(chosen, info.image_shape, "rgb")
-        if skipped:
-            notes.append(
-                f"skipped {len(skipped)} unreadable {word} image(s): "
-                + imagefolder.describe_skipped(skipped, limit=10)
-            )
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
-    splits = _batch_splits(info, arrays, root)
-    splits.notes = notes
-    return splits
+    train, test = (imagefolder.scan(root, split, info.class_names) for split in ("train", "test"))
+    notes = [
+        f"{root / split} holds {len(files)} {word} images, not the official {official}"
+        for split, files, word, official in (
+            ("train", train, "training", info.train_size),
+            ("test", test, "test", info.test_size),
+        )
+        if len(files) != official
+    ]
+    return FileSplits(root=root, train=train, test=test, notes=notes, shuffle=True)
 
 
 def unpack(archive: Path, folder: Path, info: DatasetInfo) -> Path:
@@ -276,16 +254,37 @@ def unpack(archive: Path, folder: Path, info: DatasetInfo) -> Path:
 # --- internals ---------------------------------------------------------------------------------
 
 
-def _capped(splits: Splits, profile: Profile, seed: int) -> Splits:
-    from cnnlabs.datasets import subsample
+def _read_copy(path: Path, info: DatasetInfo, folder: Path) -> Splits | FileSplits:
+    """What :func:`load` reads at ``path``: the batches, the image files, or the archive."""
+    if path == info.cache_path(folder) and path.is_file():
+        return _batch_splits(info, _unpack(path, folder, info), folder / BATCHES_FOLDER)
+    if _is_image_root(path):
+        return image_files(path, info)
+    return _batch_splits(info, read_batches(path, info), path)
 
-    return subsample(
-        splits,
-        profile.train_samples,
-        profile.test_samples,
-        seed=seed,
-        reason=f"profile {profile.name}",
-    )
+
+def _is_image_root(path: Path) -> bool:
+    """True for layout 2's folder (by its name, or by its ``train/``), not the batches folder."""
+    return path.is_dir() and (path.name == IMAGES_FOLDER or (path / "train").is_dir())
+
+
+def _decoded(raw: Splits | FileSplits, info: DatasetInfo) -> Splits:
+    """Image files decoded to RGB arrays (unreadable ones skipped, with a note); arrays as is."""
+    if isinstance(raw, Splits):
+        return raw
+    arrays: dict[str, np.ndarray] = {}
+    notes = list(raw.notes)
+    for split, word in (("train", "training"), ("test", "test")):
+        x, y, skipped = imagefolder.read_images(getattr(raw, split), info.image_shape, "rgb")
+        if skipped:
+            notes.append(
+                f"skipped {len(skipped)} unreadable {word} image(s): "
+                + imagefolder.describe_skipped(skipped, limit=10)
+            )
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
+    splits = _batch_splits(info, arrays, raw.root)
+    splits.notes = notes
+    return splits
 
 
 def _batch_splits(info: DatasetInfo, arrays: dict[str, np.ndarray], source: Path) -> Splits:

@@ -34,7 +34,8 @@ import struct
 import time
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cnnlabs.datasets.errors import CacheError
+from cnnlabs.datasets.sampling import stratified_indices
 
 #: File extensions (lower case) that count as images.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -195,12 +197,10 @@ def scan(root: Path, split: str, class_names: Sequence[str] | None = None) -> Fi
 def subsample_files(files: FileList, n: int | None, rng: np.random.Generator | int = 0) -> FileList:
     """A class-stratified, seeded random subset of ``n`` files (all of them when ``n`` is None).
 
-    Uses :func:`cnnlabs.datasets.stratified_indices`, so the subset keeps each
-    class's share and is the same for the same seed. Subsample before
+    Uses :func:`~cnnlabs.datasets.sampling.stratified_indices`, so the subset keeps
+    each class's share and is the same for the same seed. Subsample before
     decoding: only the chosen files are then read.
     """
-    from cnnlabs.datasets import stratified_indices
-
     if n is None or n >= len(files):
         return files
     return files.subset(stratified_indices(files.labels, n, rng))
@@ -304,6 +304,47 @@ def find_unreadable(paths: Sequence[Path | str]) -> list[SkippedImage]:
         reasons = [reason(path) for path in files]
     return [SkippedImage(path, why) for path, why in zip(files, reasons, strict=True)
             if why is not None]
+
+
+def find_tree(
+    path: Path, marker: str, *, skip: Collection[str] = (), max_depth: int = 4
+) -> Path | None:
+    """The shallowest folder under ``path`` (``path`` included) holding the folder ``marker``.
+
+    ``marker`` is a relative path such as ``"train/NORMAL"``. The search is
+    breadth-first in sorted order, so the answer is the shallowest match and
+    always the same one; hidden entries, ``__MACOSX``, folders named in ``skip``
+    and folders that cannot be listed are not searched. It looks at most
+    ``max_depth`` levels down. ``None`` when nothing matches.
+    """
+    queue: deque[tuple[Path, int]] = deque([(Path(path), 0)])
+    while queue:
+        folder, depth = queue.popleft()
+        if (folder / marker).is_dir():
+            return folder
+        if depth >= max_depth:
+            continue
+        try:
+            names = subfolders(folder)
+        except OSError:
+            continue
+        queue.extend((folder / name, depth + 1) for name in names if name not in skip)
+    return None
+
+
+def describe_folder(path: Path, limit: int = 12) -> str:
+    """What ``path`` holds, for an error message: its first ``limit`` entries, then a count."""
+    try:
+        with os.scandir(path) as entries:
+            names = sorted(
+                e.name + ("/" if e.is_dir() else "") for e in entries if not is_ignored(e.name)
+            )
+    except OSError as exc:
+        return f"cannot list it ({type(exc).__name__})"
+    if not names:
+        return "an empty folder"
+    more = f", and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{path} holds {', '.join(names[:limit])}{more}"
 
 
 def subfolders(folder: Path) -> list[str]:
@@ -515,8 +556,10 @@ __all__ = [
     "SkippedImage",
     "SkippedImagesWarning",
     "decode",
+    "describe_folder",
     "describe_skipped",
     "expected_tree",
+    "find_tree",
     "find_unreadable",
     "image_names",
     "is_ignored",

@@ -15,11 +15,11 @@ warns (:class:`MD5MismatchWarning`): copies rebuilt from the same images (like
 the shared ``pneumoniamnist.npz``) load, and the warning says that results may
 differ from the official file. A fresh download must match the MD5 exactly.
 
-Resolution order in :func:`load`, as for MNIST: a valid cached file; else a
-download (with the MD5 check) when the profile allows it; else mock data in
-the smoke profile; else :class:`DownloadError` naming the URL, the MD5 and the
-target path. An invalid cached file raises :class:`CacheError` and is never
-changed or deleted.
+:func:`load` follows :func:`cnnlabs.datasets.cache.resolve`, as for MNIST: a
+valid cached file; else a download (with the MD5 check) when the profile
+allows it; else mock data in the smoke profile; else :class:`DownloadError`
+naming the URL, the MD5 and the target path. An invalid cached file raises
+:class:`CacheError` and is never changed or deleted.
 
 Returned arrays: images ``(N, S, S, C)`` uint8 with a channel axis; labels
 ``(N,)`` int64 for single-label tasks, ``(N, 14)`` int64 multi-hot for
@@ -34,23 +34,23 @@ from pathlib import Path
 import numpy as np
 
 from cnnlabs.config import Profile
-from cnnlabs.datasets import npz
+from cnnlabs.datasets import cache, mockdata, npz
 from cnnlabs.datasets.catalog import DatasetInfo, medmnist_entry
 from cnnlabs.datasets.download import download, md5_file
-from cnnlabs.datasets.errors import DownloadError, invalid_cache_file, manual_download_steps
+from cnnlabs.datasets.errors import invalid_cache_file, manual_download_steps
 from cnnlabs.datasets.medmnist_info import KEYS, MEDMNIST, MedMNISTFlag
-from cnnlabs.datasets.mockdata import fallback
+from cnnlabs.datasets.npz import cached
 from cnnlabs.datasets.splits import Splits
 
 __all__ = [
     "MD5MismatchWarning",
+    "cached",
     "fetch_medmnist",
     "load",
     "load_medmnist",
     "read",
     "validate",
 ]
-
 
 
 class MD5MismatchWarning(UserWarning):
@@ -102,44 +102,48 @@ def load(
 ) -> Splits:
     """Load a MedMNIST entry from the cache in ``folder``, downloading or mocking as allowed.
 
-    Returns the full official splits (``datasets.load`` caps them afterwards:
-    stratified, or at random for ChestMNIST's multi-hot labels).
+    Returns the official splits, train and test capped by the profile
+    (stratified, or at random for ChestMNIST's multi-hot labels).
 
     Raises:
         CacheError: the cached file exists but is not a valid copy.
         DownloadError: the file is missing and could not or may not be downloaded.
         ChecksumError: a fresh download did not match the official MD5.
     """
-    meta = _meta(info)
     path = info.cache_path(folder)
-    if path.exists():
-        splits = splits_from_arrays(info, read(path, info), source=str(path))
-    elif profile.allow_download:
+
+    def fetch() -> Splits:
         download(info.url, path, None, progress, dataset=info.name, md5=info.md5)
         # download() has just checked the official MD5: no need to hash the file again.
-        splits = splits_from_arrays(info, read(path, info, check_md5=False), source=str(path))
-    elif profile.allow_mock:
-        splits = fallback(info, profile, f"{path} does not exist", seed=seed)
-        if meta.multi_label:
+        return splits_from_arrays(info, read(path, info, check_md5=False), source=str(path))
+
+    def mock() -> Splits:
+        splits = mockdata.at_profile_size(info, profile, seed)
+        if _meta(info).multi_label:
             # Mock labels are class indices; give each image one positive finding.
             eye = np.eye(info.num_classes, dtype=np.int64)
-            splits.y_train = eye[splits.y_train]
-            splits.y_test = eye[splits.y_test]
+            splits.y_train, splits.y_test = eye[splits.y_train], eye[splits.y_test]
             if splits.y_val is not None:
                 splits.y_val = eye[splits.y_val]
         return splits
-    else:
-        raise DownloadError(
-            f"{info.name} is not in the data cache ({path} does not exist), and profile "
-            f"{profile.name!r} neither downloads data nor falls back to mock data.\n"
+
+    return cache.resolve(
+        info,
+        profile,
+        seed=seed,
+        find=lambda: cached(info, folder),
+        read=lambda found: splits_from_arrays(info, read(found, info), source=str(found)),
+        download=fetch,
+        mock=mock,
+        looked=f"{path} does not exist",
+        target=path,
+        manual=(
             f"The official file is {info.url} (MD5 {info.md5}); save it as {path}.\n"
-            + manual_download_steps(url=info.url, sha256=None, target=path, dataset=info.name,
-                                    md5=info.md5),
-            url=info.url,
-            sha256=None,
-            target=path,
-        )
-    return splits
+            + manual_download_steps(
+                url=info.url, sha256=None, target=path, dataset=info.name, md5=info.md5
+            )
+        ),
+    )
 
 
 def read(path: Path, info: DatasetInfo, *, check_md5: bool = True) -> dict[str, np.ndarray]:

@@ -9,18 +9,12 @@ dtypes and label range, not by its hash: pixel-identical copies that were
 saved differently (another compression, another numpy) load the same. The
 SHA-256 is checked only on a fresh download from the official URL.
 
-Resolution order in :func:`load`:
-
-1. a valid cached file: use it (an invalid one raises :class:`CacheError`;
-   the file is never changed or deleted);
-2. no file, and the profile allows downloads: download it with a checksum,
-   then validate and load it;
-3. no file, and the profile allows mock data (smoke): warn and return
-   clearly labelled mock data; no network access at all;
-4. otherwise: :class:`DownloadError` with instructions for a manual install.
-
-This module returns the full official splits; :func:`cnnlabs.datasets.load`
-then applies the profile's sample caps to them (stratified, seeded).
+:func:`load` follows :func:`cnnlabs.datasets.cache.resolve`: a valid cached
+file; else a download with the SHA-256 checked when the profile allows it;
+else mock data in the smoke profile; else a :class:`DownloadError` with the
+manual steps. An invalid cached file raises :class:`CacheError` and is never
+changed or deleted. The profile's sample caps are applied there too
+(stratified, seeded).
 """
 
 from __future__ import annotations
@@ -30,15 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from cnnlabs.config import Profile
-from cnnlabs.datasets import npz
+from cnnlabs.datasets import cache, mockdata, npz
 from cnnlabs.datasets.catalog import DatasetInfo
-from cnnlabs.datasets.errors import (
-    DownloadError,
-    invalid_cache_file,
-    manual_download_steps,
-)
-from cnnlabs.datasets.mockdata import fallback
+from cnnlabs.datasets.errors import invalid_cache_file, manual_download_steps
+from cnnlabs.datasets.npz import cached
 from cnnlabs.datasets.splits import Splits
+
+__all__ = ["cached", "load", "read", "splits_from_arrays", "validate"]
 
 
 def load(
@@ -51,8 +43,8 @@ def load(
 ) -> Splits:
     """Load MNIST from the cache in ``folder``, downloading or mocking as the profile allows.
 
-    Returns the full official splits (or, for mock data, the profile's sizes).
-    Images are ``(N, 28, 28, 1)`` uint8 and labels ``(N,)`` int64.
+    Returns the splits capped by the profile (stratified, seeded). Images are
+    ``(N, 28, 28, 1)`` uint8 and labels ``(N,)`` int64.
 
     Raises:
         CacheError: the cached file exists but is not a valid copy.
@@ -60,25 +52,29 @@ def load(
         ChecksumError: a fresh download did not match the catalogue's SHA-256.
     """
     path = info.cache_path(folder)
-    if path.exists():
-        return splits_from_arrays(info, read(path, info), source=str(path))
 
-    if profile.allow_download:
+    def from_file(found: Path) -> Splits:
+        return splits_from_arrays(info, read(found, info), source=str(found))
+
+    def fetch() -> Splits:
         from cnnlabs.datasets.download import download
 
         download(info.url, path, info.sha256, progress, dataset=info.name)
-        return splits_from_arrays(info, read(path, info), source=str(path))
+        return from_file(path)
 
-    if profile.allow_mock:
-        return fallback(info, profile, f"{path} does not exist", seed=seed)
-
-    raise DownloadError(
-        f"{info.name} is not in the data cache ({path} does not exist), and profile "
-        f"{profile.name!r} neither downloads data nor falls back to mock data.\n"
-        + manual_download_steps(url=info.url, sha256=info.sha256, target=path, dataset=info.name),
-        url=info.url,
-        sha256=info.sha256,
+    return cache.resolve(
+        info,
+        profile,
+        seed=seed,
+        find=lambda: cached(info, folder),
+        read=from_file,
+        download=fetch,
+        mock=lambda: mockdata.at_profile_size(info, profile, seed),
+        looked=f"{path} does not exist",
         target=path,
+        manual=manual_download_steps(
+            url=info.url, sha256=info.sha256, target=path, dataset=info.name
+        ),
     )
 
 

@@ -6,18 +6,18 @@ each class has its own fixed blocky pattern, and every sample is that pattern
 plus noise, so a small CNN can learn the task and a training curve still goes
 down. The result is always flagged (``Splits.is_mock``, ``source="mock"``, a
 note, and ``describe()`` saying MOCK): its accuracy says nothing about the real
-dataset.
+dataset. For the chest X-rays, which are read as files, :func:`xray_tree`
+writes a few dozen synthetic JPEGs in the Kaggle layout instead.
 """
 
 from __future__ import annotations
 
-import warnings
+from pathlib import Path
 
 import numpy as np
 
 from cnnlabs.config import Profile
 from cnnlabs.datasets.catalog import DatasetInfo
-from cnnlabs.datasets.errors import MockDataWarning
 from cnnlabs.datasets.splits import Splits
 
 #: Side of the square blocks that make up a class pattern, in pixels.
@@ -95,21 +95,70 @@ def mock_splits(info: DatasetInfo, n_train: int, n_test: int, seed: int = 0) -> 
     )
 
 
-def fallback(info: DatasetInfo, profile: Profile, looked: str, seed: int = 0) -> Splits:
-    """Mock splits at the profile's sizes, with the warning every loader gives for them.
+def at_profile_size(info: DatasetInfo, profile: Profile, seed: int = 0) -> Splits:
+    """Mock splits of ``info`` at the profile's sample counts (the official ones when uncapped).
 
-    ``looked`` says where the loader looked for real data (it goes into the
-    warning and the notes), e.g. ``"data/mnist.npz does not exist"``.
+    The loaders hand these out when nothing is cached and the profile allows mock
+    data; :func:`cnnlabs.datasets.cache.resolve` warns and notes where it looked.
     """
     n_train = info.train_size if profile.train_samples is None else profile.train_samples
     n_test = info.test_size if profile.test_samples is None else profile.test_samples
-    warnings.warn(
-        f"{info.name} is not in the data cache ({looked}) and profile {profile.name!r} "
-        "does not download, so cnnlabs is using MOCK data: synthetic images whose accuracy "
-        "means nothing. Put a real copy in the cache to use real data (see data/README.md).",
-        MockDataWarning,
-        stacklevel=4,
-    )
-    splits = mock_splits(info, n_train, n_test, seed=seed)
-    splits.notes.append(f"{info.name} was not cached: {looked} (profile {profile.name})")
-    return splits
+    return mock_splits(info, n_train, n_test, seed=seed)
+
+
+# --- mock chest X-rays: JPEG files in the Kaggle layout ----------------------------------------
+
+#: Mock patients per split and class, and images per patient (cycled).
+_XRAY_PATIENTS = {"train": 14, "test": 5}
+_XRAY_IMAGES = (1, 2, 1, 3)
+_XRAY_SIDE = 64
+_XRAY_MARKER = ".complete-v1"
+
+
+def xray_tree(
+    folder: Path, seed: int = 0, class_names: tuple[str, str] = ("NORMAL", "PNEUMONIA")
+) -> Path:
+    """Write (once) a few dozen synthetic chest X-ray JPEGs in the Kaggle layout; their root.
+
+    The tree is ``folder/seed<seed>/{train,test}/<class>/*.jpeg``. The images
+    are a dark chest with two lighter lungs; the second class adds a bright
+    opacity, so a small CNN can learn it. File names follow the real ones'
+    three patient-id styles (``person12_virus_3.jpeg``, ``IM-0012-0001.jpeg``,
+    ``NORMAL2-IM-0013-0001.jpeg``), with one to three images per patient, and
+    grayscale and RGB files are mixed, as in the real data. A marker file says
+    the tree is complete; a complete tree is reused as it is.
+    """
+    folder = Path(folder) / f"seed{seed}"
+    if (folder / _XRAY_MARKER).is_file():
+        return folder
+    from PIL import Image
+
+    rng = np.random.default_rng([seed, 7])
+    yy, xx = np.mgrid[0:_XRAY_SIDE, 0:_XRAY_SIDE].astype(np.float32) / _XRAY_SIDE
+    lungs = np.exp(-(((xx - 0.3) / 0.15) ** 2 + ((yy - 0.5) / 0.3) ** 2))
+    lungs += np.exp(-(((xx - 0.7) / 0.15) ** 2 + ((yy - 0.5) / 0.3) ** 2))
+    number = 0
+    for split, n_patients in _XRAY_PATIENTS.items():
+        for label, name in enumerate(class_names):
+            (folder / split / name).mkdir(parents=True, exist_ok=True)
+            for p in range(n_patients):
+                pid = 100 * (split == "test") + p + 1
+                for k in range(_XRAY_IMAGES[p % len(_XRAY_IMAGES)]):
+                    number += 1
+                    pixels = 60 + 90 * lungs + rng.normal(0, 12, lungs.shape)
+                    if label == 1:
+                        cx, cy = rng.uniform(0.2, 0.8), rng.uniform(0.3, 0.7)
+                        pixels += 110 * np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / 0.01))
+                    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
+                    if number % 3 == 0:
+                        image = image.convert("RGB")
+                    if label == 1:
+                        kind = "bacteria" if p % 2 else "virus"
+                        filename = f"person{pid}_{kind}_{number}.jpeg"
+                    elif p % 2:
+                        filename = f"NORMAL2-IM-{pid:04d}-{k + 1:04d}.jpeg"
+                    else:
+                        filename = f"IM-{pid:04d}-{k + 1:04d}.jpeg"
+                    image.save(folder / split / name / filename, quality=90)
+    (folder / _XRAY_MARKER).write_text("synthetic chest X-rays written by cnnlabs\n")
+    return folder

@@ -16,6 +16,12 @@ from cnnlabs.datasets.errors import CacheError, invalid_cache_file
 READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
+def cached(info: DatasetInfo, folder: Path) -> Path | None:
+    """``info``'s file in the cache ``folder`` when something is there (it is not read)."""
+    path = info.cache_path(folder)
+    return path if path.exists() else None
+
+
 def read_arrays(path: Path, keys: Sequence[str], info: DatasetInfo) -> dict[str, np.ndarray]:
     """The arrays ``keys`` of ``info``'s cached archive at ``path``, loaded without pickles.
 
