@@ -1,4 +1,5 @@
-"""The medical rows of docs/results.md: PneumoniaMNIST over seeds, and the chest X-rays.
+"""The medical rows of docs/results.md (and docs/experiments/pneumoniamnist.md): PneumoniaMNIST
+over seeds, saved models scored again, and the chest X-rays.
 
 Usage (from the repository root, with ``$DATA`` a filled data cache; see
 benchmarks/README.md):
@@ -16,8 +17,8 @@ benchmarks/README.md):
     CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py pneumoniamnist-models \\
         RUN_DIR [RUN_DIR ...] [--groups K] [--tta-shift D]
 
-    # Chest X-rays, transfer learning in two phases (lab 08's chain); needs the
-    # ImageNet weights in the Keras cache or a network connection
+    # Chest X-rays, transfer learning in two phases (cnnlabs.run.fit_transfer, as lab 08);
+    # needs the ImageNet weights in the Keras cache or a network connection
     CNNLABS_DATA_DIR=$DATA python benchmarks/medical.py chest_xray --backbone mobilenetv2 \\
         --profile full
 
@@ -65,16 +66,16 @@ def hardware() -> str:
 
 
 def pneumoniamnist(args: argparse.Namespace) -> None:
-    """Train ``args.model`` on PneumoniaMNIST once per seed (``cnnlabs train``) and print
-    each seed's row and the column medians."""
-    from cnnlabs import cli
+    """Train ``args.model`` on PneumoniaMNIST once per seed (``cnnlabs.run.train``, as
+    ``cnnlabs train``) and print each seed's row and the column medians."""
+    from cnnlabs import run
 
     rows = []
     for seed in args.seeds:
         out = args.out / f"{args.model}-pneumoniamnist-{args.profile}-s{seed}" if args.out else None
         start = time.perf_counter()
-        result = cli.train(args.model, "pneumoniamnist", profile=args.profile, seed=seed,
-                           epochs=args.epochs, out=out, verbose=2)
+        result = run.train(args.model, "pneumoniamnist", profile=args.profile, seed=seed,
+                           epochs=args.epochs, out=out, verbose=2).results
         result["wall_seconds"] = time.perf_counter() - start
         rows.append(result)
     print(f"\nPneumoniaMNIST (28 px), {args.model}, profile {args.profile}, {hardware()}")
@@ -182,53 +183,30 @@ def pneumoniamnist_models(args: argparse.Namespace) -> None:
 
 
 def chest_xray(args: argparse.Namespace) -> None:
-    """Train on the chest X-rays (two transfer phases, or one model from scratch) and print
-    the test row: accuracy at the validation threshold, sensitivity, specificity, AUC."""
-    from cnnlabs import config, evaluation, models, pipelines, training
-    from cnnlabs.datasets import chest_xray as cx
+    """Train on the chest X-rays through ``cnnlabs.run.train`` (two transfer phases, or one
+    model from scratch) and print the test row: accuracy at the validation threshold,
+    sensitivity, specificity, AUC."""
+    from cnnlabs import config, run
 
     prof = config.get_profile(args.profile)
-    config.seed_everything(args.seed)
     size = args.size or prof.image_size
-    data_split = cx.load(prof, image_size=(size, size), color_mode=args.color, seed=args.seed)
-    print(data_split.describe())
-    for note in data_split.notes:
-        print("  note:", note)
+    model = f"{run.TRANSFER_PREFIX}{args.backbone}" if args.backbone else args.scratch
     label = args.backbone or args.scratch
-    run_dir = args.out or config.new_run_dir(f"chest_xray-{label}-{size}-{prof.name}")
-    start = time.perf_counter()
-    if args.backbone:
-        phases = [training.recipe("transfer_features", prof, epochs=args.epochs),
-                  training.recipe("transfer_finetune", prof, epochs=args.epochs)]
-        data = pipelines.build_files(data_split, phases[0].batch_size, seed=args.seed,
-                                     augment=phases[0].augment,
-                                     value_range=pipelines.RAW_PIXELS)
-        print("compute precision:", training.set_precision(phases[0]))
-        model = models.transfer(args.backbone, data_split.input_shape, 2,
-                                weights=args.weights if args.weights != "none" else None)
-        training.fit(model, data, phases[0], run_dir / "1_feature_extraction", verbose=2)
-        models.unfreeze_top(model, phases[1].unfreeze)
-        training.fit(model, data, phases[1], run_dir / "2_fine_tuning", verbose=2)
-        recipes = phases
-    else:
-        r = training.recipe(args.scratch, prof, "chest_xray", epochs=args.epochs)
-        data = pipelines.build_files(data_split, r.batch_size, seed=args.seed, augment=r.augment)
-        print("compute precision:", training.set_precision(r))
-        model = models.build(args.scratch, data_split.input_shape, 2)
-        training.fit(model, data, r, run_dir, verbose=2)
-        recipes = [r]
-    seconds = time.perf_counter() - start
-    report = evaluation.evaluate_binary(model, data.val, data.y_val, data.test, data.y_test,
-                                        data.class_names, run_dir=run_dir)
-    print(report)
-    e = report.extra
+    weights = None if args.weights == "none" else args.weights
+    result = run.train(
+        model, "chest_xray", profile=prof, seed=args.seed, epochs=args.epochs,
+        data_options={"image_size": size, "color_mode": args.color},
+        model_options={"weights": weights} if args.backbone else None,
+        out=args.out or config.new_run_dir(f"chest_xray-{label}-{size}-{prof.name}"),
+        verbose=2)
+    report, e = result.report, result.report.extra
     how = (f"{args.backbone} (weights {args.weights})" if args.backbone
            else f"{args.scratch} from scratch")
-    epochs = " + ".join(str(r.epochs) for r in recipes)
+    epochs = " + ".join(str(r.epochs) for r in result.recipes)
     print("\nresults.md row:")
     print(f"| {how} | {size} px {args.color} | {prof.name} | {report.accuracy * 100:.1f}% | "
           f"{e['sensitivity'] * 100:.1f}% | {e['specificity'] * 100:.1f}% | {e['auc']:.3f} | "
-          f"{e['threshold']:.3f} | {epochs} | {seconds:.0f} s | {hardware()} |")
+          f"{e['threshold']:.3f} | {epochs} | {result.seconds:.0f} s | {hardware()} |")
     print(json.dumps({k: e.get(k, report.accuracy) for k in KEYS}))
 
 

@@ -1,6 +1,6 @@
 """Probes of the PneumoniaMNIST recipe: one change at a time, one seed, same evaluation.
 
-These are the "tried on the way" rows of docs/results.md: each run trains
+These are the "tried on the way" rows of docs/experiments/pneumoniamnist.md: each run trains
 ``resnet_medmnist`` (28 px input; ``--model`` swaps in another library CNN) with
 the library recipe for PneumoniaMNIST
 plus one change, then evaluates exactly as ``cnnlabs train`` does (threshold
@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -145,20 +144,33 @@ def _sam_model(model, rho: float):
     return SAM(model.inputs, model.outputs, name=f"sam_{model.name}")
 
 
-def _use_ema(training, momentum: float) -> None:
-    """Make ``training.make_optimizer`` return its optimizer with weight EMA switched on.
+def _ema_optimizer(momentum: float):
+    """An optimizer factory for ``run.train``: the recipe's optimizer with weight EMA on.
 
     Keras copies the averaged weights into the model when ``fit`` ends, so the
-    evaluation below sees the EMA weights.
+    evaluation sees the EMA weights.
     """
-    make = training.make_optimizer
+    from cnnlabs import training
 
-    def with_ema(r, steps_per_epoch):
-        opt = make(r, steps_per_epoch)
+    def make(recipe, steps_per_epoch):
+        opt = training.make_optimizer(recipe, steps_per_epoch)
         return type(opt).from_config({**opt.get_config(), "use_ema": True,
                                       "ema_momentum": momentum})
 
-    training.make_optimizer = with_ema
+    return make
+
+
+def _one_hot(data):
+    """The pipelines with one-hot labels (mixup mixes labels as well as images)."""
+    import tensorflow as tf
+
+    classes = len(data.class_names)
+
+    def encode(ds):
+        return ds.map(lambda x, y: (x, tf.one_hot(y, classes)))
+
+    return replace(data, train=encode(data.train), val=encode(data.val), test=encode(data.test),
+                   one_hot=True)
 
 
 def main() -> None:
@@ -189,52 +201,49 @@ def main() -> None:
     import keras
     from medical import hardware
 
-    from cnnlabs import config, datasets, evaluation, models, pipelines, training
+    from cnnlabs import config, models, run
 
-    prof = config.get_profile("cpu")
-    config.seed_everything(args.seed)
-    splits = datasets.load("pneumoniamnist", prof, seed=args.seed)
-    r = training.recipe(MODEL, prof, "pneumoniamnist", epochs=args.epochs,
-                        batch_size=args.batch_size)
+    changes = {}
     if args.augment is not None:  # "" (or "none"): no augmentation
-        r = replace(r, augment=tuple(n for n in args.augment.split(",") if n and n != "none"))
+        changes["augment"] = tuple(n for n in args.augment.split(",") if n and n != "none")
     if args.label_smoothing is not None:
-        r = replace(r, label_smoothing=args.label_smoothing)
+        changes["label_smoothing"] = args.label_smoothing
     if args.no_class_weights:
-        r = replace(r, balance_classes=False)
-    data = pipelines.build(splits, r.batch_size, prof, seed=args.seed, augment=r.augment,
-                           one_hot=args.mixup is not None or r.label_smoothing > 0)
-    if args.mixup is not None:
-        data = replace(data, train=data.train.map(_mixup(args.mixup, args.seed)))
-    if args.erase is not None:
-        data = replace(data, train=data.train.map(_random_erase(args.erase, args.seed)))
-    if args.ema is not None:
-        _use_ema(training, args.ema)
+        changes["balance_classes"] = False
 
-    shape = splits.input_shape
-    scale = 2 if args.probe == "upsample2" else 1
-    inner = (shape[0] * scale, shape[1] * scale, shape[2])
-    kwargs = {"reg": args.reg} if args.reg is not None else {}
-    model = models.build(args.model, inner, 2, **kwargs)
-    if args.probe != "recipe":
-        inputs = keras.Input(shape)
-        x = inputs
-        if args.probe == "upsample2":
-            x = keras.layers.Resizing(inner[0], inner[1], interpolation="bilinear")(x)
-        else:
-            mean = keras.ops.mean(x, axis=(1, 2, 3), keepdims=True)
-            std = keras.ops.std(x, axis=(1, 2, 3), keepdims=True)
-            x = (x - mean) / keras.ops.maximum(std, 1.0 / 255.0)
-        model = keras.Model(inputs, model(x))
-    if args.sam is not None:
-        model = _sam_model(model, args.sam)
+    def prepare(data):
+        if args.mixup is not None and not data.one_hot:
+            data = _one_hot(data)
+        if args.mixup is not None:
+            data = replace(data, train=data.train.map(_mixup(args.mixup, args.seed)))
+        if args.erase is not None:
+            data = replace(data, train=data.train.map(_random_erase(args.erase, args.seed)))
+        return data
 
-    run_dir = config.new_run_dir(f"probe-{args.probe}-{args.model}-pneumoniamnist-s{args.seed}")
-    start = time.perf_counter()
-    training.fit(model, data, r, run_dir, verbose=2, plot=False)
-    seconds = time.perf_counter() - start
-    report = evaluation.evaluate_binary(model, data.val, data.y_val, data.test, data.y_test,
-                                        data.class_names, run_dir=run_dir)
+    def build(shape, classes):
+        scale = 2 if args.probe == "upsample2" else 1
+        inner = (shape[0] * scale, shape[1] * scale, shape[2])
+        kwargs = {"l2": args.reg} if args.reg is not None else {}
+        model = models.build(args.model, inner, classes, **kwargs)
+        if args.probe != "recipe":
+            inputs = keras.Input(shape)
+            x = inputs
+            if args.probe == "upsample2":
+                x = keras.layers.Resizing(inner[0], inner[1], interpolation="bilinear")(x)
+            else:
+                mean = keras.ops.mean(x, axis=(1, 2, 3), keepdims=True)
+                std = keras.ops.std(x, axis=(1, 2, 3), keepdims=True)
+                x = (x - mean) / keras.ops.maximum(std, 1.0 / 255.0)
+            model = keras.Model(inputs, model(x))
+        return _sam_model(model, args.sam) if args.sam is not None else model
+
+    # The recipe is the one of MODEL on PneumoniaMNIST, whatever network --model builds.
+    result = run.train(
+        MODEL, "pneumoniamnist", profile="cpu", seed=args.seed, epochs=args.epochs,
+        batch_size=args.batch_size, overrides=changes, build_model=build, prepare_data=prepare,
+        optimizer=_ema_optimizer(args.ema) if args.ema is not None else None, plot=False,
+        out=config.new_run_dir(f"probe-{args.probe}-{args.model}-pneumoniamnist-s{args.seed}"))
+    report, r = result.report, result.recipe
     e = report.extra
     changes = ", ".join(f"{k} {v}" for k, v in (("reg", args.reg), ("augment", args.augment),
                                                  ("ema", args.ema), ("mixup", args.mixup),
@@ -247,11 +256,10 @@ def main() -> None:
                                                  ("model", None if args.model == MODEL
                                                   else args.model))
                         if v is not None)
-    print(report)
     print(f"\nprobe {args.probe}{' (' + changes + ')' if changes else ''}, seed {args.seed}, "
           f"{r.epochs} epochs, {hardware()}")
     print(f"| ACC (val threshold) {report.accuracy:.4f} | ACC at 0.5 {e['accuracy_at_0.5']:.4f} | "
-          f"AUC {e['auc']:.4f} | threshold {e['threshold']:.3f} | {seconds:.0f} s |")
+          f"AUC {e['auc']:.4f} | threshold {e['threshold']:.3f} | {result.seconds:.0f} s |")
     print(json.dumps({"probe": args.probe, "changes": changes, "seed": args.seed,
                       "epochs": r.epochs,
                       "accuracy": report.accuracy, "auc": e["auc"],

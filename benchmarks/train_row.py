@@ -5,8 +5,8 @@ benchmarks/README.md for building one from ../shared/data):
 
     CNNLABS_DATA_DIR=$DATA python benchmarks/train_row.py lenet mnist --profile cpu
 
-It runs exactly what ``cnnlabs train`` runs (same recipe, same data, same
-evaluation on the official test split), times it, and prints a Markdown row
+It runs exactly what ``cnnlabs train`` runs (``cnnlabs.run.train``: same recipe, same
+data, same evaluation on the official test split), times it, and prints a Markdown row
 naming the hardware, the profile and the command. Nothing is written into
 docs/ automatically: a figure goes there only after a person has read it.
 """
@@ -42,11 +42,11 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from cnnlabs import cli, config
+    from cnnlabs import config, run
 
     start = time.perf_counter()
-    results = cli.train(args.model, args.dataset, profile=args.profile, epochs=args.epochs,
-                        out=args.out, seed=args.seed, verbose=2)
+    results = run.train(args.model, args.dataset, profile=args.profile, epochs=args.epochs,
+                        out=args.out, seed=args.seed, verbose=2).results
     wall = time.perf_counter() - start
     gpus = config.gpu_names()
     hardware = ", ".join(gpus) if gpus else f"{cpu_model()}, {os.cpu_count()} cores, no GPU"

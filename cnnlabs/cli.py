@@ -1,14 +1,19 @@
-"""The ``cnnlabs`` console script (also ``python -m cnnlabs``).
+"""The ``cnnlabs`` console script (also ``python -m cnnlabs``): a thin layer over the library.
 
 Commands:
 
 - ``cnnlabs info``: versions, GPUs, the profile and the data folder;
-- ``cnnlabs train MODEL DATASET``: train, evaluate, and write a run folder;
+- ``cnnlabs train MODEL DATASET``: :func:`cnnlabs.run.train`: train, evaluate, write a
+  run folder;
 - ``cnnlabs models``: the model names;
 - ``cnnlabs data list`` / ``cnnlabs data fetch NAME``: the dataset cache;
-- ``cnnlabs labs list`` / ``cnnlabs labs run N`` / ``cnnlabs labs sync``: the notebooks.
+- ``cnnlabs labs list`` / ``cnnlabs labs run N`` / ``cnnlabs labs sync``: the notebooks;
+- ``cnnlabs assign [--lab N] [--check]``: the student notebooks, from the solutions;
+- ``cnnlabs grade SUBMISSION... --lab N``: run and mark submitted notebooks.
 
 Heavy imports (TensorFlow) happen inside the commands, so ``--help`` is instant.
+TensorFlow's start-up notices are kept out of the output unless ``--debug`` (or
+``CNNLABS_DEBUG=1``) asks for everything.
 """
 
 from __future__ import annotations
@@ -19,21 +24,30 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+
+DEBUG_ENV = "CNNLABS_DEBUG"
 
 
 class UsageError(Exception):
     """A mistake in the command line or its inputs: printed as one line, exit status 2."""
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _debug() -> bool:
+    return bool(os.environ.get(DEBUG_ENV, "").strip())
+
+
+def _start_tensorflow() -> None:
+    """TensorFlow, started quietly unless debugging (see ``config.start_tensorflow``)."""
+    from cnnlabs import config
+
+    if not _debug():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config.start_tensorflow(quiet=not _debug())
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    _quiet_tensorflow()
+    _start_tensorflow()
     from cnnlabs import config
 
     facts = config.environment()
@@ -51,128 +65,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def train(model_name: str, dataset_name: str, *, profile: str | None = None,
-          epochs: int | None = None, batch_size: int | None = None, out: Path | None = None,
-          seed: int = 42, verbose: int | str = "auto") -> dict[str, Any]:
-    """Train ``model_name`` on ``dataset_name``, evaluate on the test split, write a run folder.
-
-    Reusing ``out`` after an interruption resumes the run from its backup.
-    Returns the results dictionary also saved as ``results.json``.
-    """
-    _quiet_tensorflow()
-    from cnnlabs import config, datasets, evaluation, models, pipelines, training
-
-    prof = config.get_profile(profile)
-    models.get_builder(model_name)  # unknown names fail before any data is loaded
-    datasets.info(dataset_name)
-    from cnnlabs.datasets.medmnist_info import MEDMNIST, MULTI_LABEL
-
-    flag = MEDMNIST.get(dataset_name.lower())
-    if flag is not None and flag.task == MULTI_LABEL:
-        raise UsageError(
-            f"{dataset_name} is a multi-label task ({len(flag.labels)} yes/no labels per "
-            "image); cnnlabs train handles single-label classification (one softmax class "
-            "per image) only. Train it in Python with sigmoid outputs and binary "
-            "cross-entropy, and score it with evaluation.medmnist_metrics."
-        )
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise UsageError(f"--out {out} is a file, not a run folder; choose another --out.")
-    config.seed_everything(seed)
-    splits = datasets.load(dataset_name, prof, seed=seed)
-    print(splits.describe())
-    for note in splits.notes:
-        print(f"  note: {note}")
-    r = training.recipe(model_name, prof, dataset_name, epochs=epochs, batch_size=batch_size)
-    data = pipelines.build(splits, r.batch_size, prof, seed=seed, augment=r.augment,
-                           one_hot=r.label_smoothing > 0)
-    precision = training.set_precision(r)
-    if precision != "float32":
-        print(f"mixed precision: {precision}")
-    model = models.build(model_name, splits.input_shape, splits.num_classes)
-    run_dir = Path(out) if out else config.new_run_dir(f"{model_name}-{dataset_name}-{prof.name}")
-    resuming = _check_run_folder(run_dir, {
-        "model": model_name, "dataset": dataset_name, "profile": prof.name,
-        "recipe": asdict(r), "seed": seed,
-    })
-    print(f"profile {prof.name}: {r.epochs} epochs, batch {r.batch_size}, {r.optimizer} "
-          f"lr {r.learning_rate} ({r.schedule}); train {data.n_train}, val {data.n_val}, "
-          f"test {data.n_test}")
-    print(("resuming from the backup in " if resuming else "run folder: ") + str(run_dir))
-    start = time.perf_counter()
-    training.fit(model, data, r, run_dir, verbose=verbose)
-    seconds = time.perf_counter() - start
-    # Count from history.json, which spans every session of a resumed run (and stops
-    # where TerminateOnNaN stopped the training), not from the recipe.
-    rows = training.read_history(run_dir)
-    epoch_seconds = round(sum(row.get("seconds", 0.0) for row in rows), 1)
-    extra = {
-        "model": model_name,
-        "dataset": dataset_name,
-        "profile": prof.name,
-        "recipe": asdict(r),
-        "parameters": int(model.count_params()),
-        "train_seconds": round(seconds, 1),  # this session's fit
-        "epochs_trained": len(rows),
-        "epoch_seconds_all_sessions": epoch_seconds,
-        "resumed": resuming,
-        "mock_data": splits.is_mock,
-        "data_source": splits.source,
-        "seed": seed,
-        "environment": {k: v for k, v in config.environment().items() if k != "profile"},
-    }
-    if splits.num_classes == 2:
-        # Two classes (PneumoniaMNIST): the threshold comes from validation, and the
-        # report adds AUC, sensitivity, specificity and the majority baseline.
-        report = evaluation.evaluate_binary(model, data.val, data.y_val, data.test, data.y_test,
-                                            data.class_names, run_dir=run_dir, extra=extra)
-    else:
-        report = evaluation.evaluate(model, data.test, data.y_test, data.class_names,
-                                     run_dir=run_dir, split="test", extra=extra)
-    print()
-    if splits.is_mock:
-        print("WARNING: trained on MOCK data; these numbers say nothing about the model.")
-    print(f"Classification report: {model_name} on {dataset_name} "
-          f"({report.split}, n={report.n})")
-    print(report.text)
-    timing = (f"in {seconds:.0f} s this session ({epoch_seconds:.0f} s of epochs over all "
-              f"sessions)" if resuming else f"in {seconds:.0f} s")
-    print(f"test accuracy {report.accuracy:.4f} after {len(rows)} epochs {timing}")
-    print(f"run folder: {run_dir}")
-    return report.to_dict()
-
-
-RUN_FILE = "run.json"
-
-
-def _check_run_folder(run_dir: Path, run: dict[str, Any]) -> bool:
-    """Claim ``run_dir`` for this run; True when it resumes an interrupted one.
-
-    A folder that holds a finished run, or another run's backup, is refused
-    rather than overwritten.
-    """
-    from cnnlabs import evaluation, training
-
-    if (run_dir / training.BACKUP_DIR).is_dir():
-        previous = run_dir / RUN_FILE
-        if previous.is_file() and json.loads(previous.read_text()) != json.loads(json.dumps(run)):
-            raise UsageError(
-                f"{run_dir} holds the backup of a different run ({previous} differs from this "
-                "command's model, dataset, profile, recipe or seed). Resume it with the same "
-                "command, or choose another --out."
-            )
-        return True
-    if (run_dir / evaluation.RESULTS_FILE).is_file():
-        raise UsageError(f"{run_dir} already holds a finished run; choose another --out.")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RUN_FILE).write_text(json.dumps(run, indent=2))
-    return False
-
-
 def cmd_train(args: argparse.Namespace) -> int:
+    _start_tensorflow()
+    from cnnlabs import run
+
+    data_options = {key: value for key, value in (("image_size", args.image_size),
+                                                  ("color_mode", args.color))
+                    if value is not None}
     try:
-        train(args.model, args.dataset, profile=args.profile, epochs=args.epochs,
-              batch_size=args.batch_size, out=args.out, seed=args.seed,
-              verbose=args.verbose)
+        run.train(args.model, args.dataset, profile=args.profile, epochs=args.epochs,
+                  batch_size=args.batch_size, out=args.out, seed=args.seed,
+                  verbose=args.verbose, data_options=data_options)
     except KeyboardInterrupt:
         hint = f" --out {args.out}" if args.out else " --out RUN_FOLDER (printed above)"
         print(f"\nInterrupted. Run the same command with{hint} to resume from the last backup.",
@@ -185,21 +88,24 @@ def cmd_data(args: argparse.Namespace) -> int:
     from cnnlabs import config, datasets
 
     if args.data_command == "list":
+        invalid = False
         for name in datasets.names():
-            copy = datasets.cached(name)
-            where = f"cached ({copy})" if copy else "not cached"
-            print(f"{name:<14} {datasets.info(name).title:<40} {where}")
+            state = datasets.status(name)
+            invalid = invalid or state.state == "invalid"
+            print(f"{name:<14} {datasets.info(name).title:<40} {state.describe()}")
         print(f"cache: {config.data_dir()} (set {config.DATA_ENV} to change)")
+        if invalid:
+            print("`cnnlabs data fetch NAME` says what is wrong with an invalid copy and the fix")
         return 0
-    path = datasets.fetch(args.name, progress=True)
+    path = datasets.fetch(args.name, progress=True)  # checks the copy as the loader would
     print(f"{args.name}: {path}")
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from cnnlabs import models
+    from cnnlabs import run
 
-    for name in models.names():
+    for name in run.model_names():
         print(name)
     return 0
 
@@ -219,7 +125,8 @@ def cmd_labs(args: argparse.Namespace) -> int:
             print(f"updated {path}")
         print("badges and install lines match" if not changed else f"{len(changed)} files updated")
         return 0
-    _quiet_tensorflow()
+    if not _debug():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it
     try:
         lab = labs.get(args.number)
     except KeyError as exc:
@@ -228,6 +135,54 @@ def cmd_labs(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     path = labs.run(args.number, profile=args.profile, out=args.out, timeout=args.timeout)
     print(f"done in {time.perf_counter() - start:.0f} s; executed copy: {path}")
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from cnnlabs import labs
+    from cnnlabs.exercises import assign
+
+    try:
+        numbers = [labs.get(n).number for n in args.lab] if args.lab else None
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from exc
+    if args.check:
+        stale = assign.stale(numbers, args.out)
+        for line in stale:
+            print(line)
+        if stale:
+            print(f"{len(stale)} student notebook(s) out of step with their solutions: run "
+                  "`cnnlabs assign` and commit the result", file=sys.stderr)
+            return 1
+        print("student notebooks match their solutions")
+        return 0
+    written = assign.assign(numbers, args.out)
+    for path in written:
+        print(f"wrote {path}")
+    print("student notebooks already up to date" if not written
+          else f"{len(written)} student notebook(s) written")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    if not _debug():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it
+    from cnnlabs.exercises import grade
+
+    out = args.out or Path(f"grades-lab{args.lab:02d}")
+
+    def progress(row: grade.Graded) -> None:
+        print(f"{row.submission}: {row.total:g}/{row.max_points:g} points, {row.status} "
+              f"({row.seconds:.0f} s)", flush=True)
+
+    start = time.perf_counter()
+    rows = grade.grade(args.submissions, args.lab, tests=args.tests, jobs=args.jobs,
+                       timeout=args.timeout, cell_timeout=args.cell_timeout, out=out,
+                       progress=progress)
+    elapsed = time.perf_counter() - start
+    print(f"graded {len(rows)} submission(s) in {elapsed:.0f} s "
+          f"({elapsed / len(rows):.1f} s each, {args.jobs} at a time); "
+          f"{out / grade.GRADES_FILE}, feedback in {out / grade.FEEDBACK_DIR}")
     return 0
 
 
@@ -247,13 +202,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnnlabs", description="Course labs for convolutional neural networks."
     )
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show TensorFlow's start-up output and full tracebacks "
+                             f"(as {DEBUG_ENV}=1 does)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    info = sub.add_parser("info", help="versions, GPUs, profile and data folder")
+    # --debug after the command too; SUPPRESS keeps a sub-command from resetting it.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
+    info = sub.add_parser("info", help="versions, GPUs, profile and data folder",
+                          parents=[debug])
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
     info.set_defaults(func=cmd_info)
 
-    tr = sub.add_parser("train", help="train MODEL on DATASET, evaluate, write a run folder")
+    tr = sub.add_parser("train", help="train MODEL on DATASET, evaluate, write a run folder",
+                        parents=[debug])
     tr.add_argument("model", help="model name, e.g. lenet")
     tr.add_argument("dataset", help="dataset name, e.g. mnist")
     tr.add_argument("--profile", choices=["smoke", "cpu", "full", "auto"], default=None,
@@ -267,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=42)
     tr.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None,
                     help="Keras verbosity (default: progress bar on a terminal, 2 otherwise)")
+    tr.add_argument("--image-size", type=_positive_int, default=None, metavar="N",
+                    help="image folders (chest_xray): resize to N x N pixels "
+                         "(default: the profile's)")
+    tr.add_argument("--color", choices=["rgb", "grayscale"], default=None,
+                    help="image folders (chest_xray): colour mode (default: rgb)")
     tr.set_defaults(func=cmd_train)
 
     mo = sub.add_parser("models", help="the model names that train and build accept")
@@ -289,12 +258,43 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="folder for the executed copy")
     run.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
     lb.set_defaults(func=cmd_labs)
+
+    asg = sub.add_parser("assign", help="write the student notebooks (labs/student/) from the "
+                                        "solution notebooks", parents=[debug])
+    asg.add_argument("--lab", type=int, action="append", metavar="N",
+                     help="only lab N (repeat for more; default: every lab)")
+    asg.add_argument("--check", action="store_true",
+                     help="write nothing; list the student notebooks that differ from what "
+                          "assign would write, and exit 1 if any")
+    asg.add_argument("--out", type=Path, default=None,
+                     help="folder of the student notebooks (default: labs/student/)")
+    asg.set_defaults(func=cmd_assign)
+
+    gr = sub.add_parser("grade", help="run and mark submitted notebooks of lab N",
+                        parents=[debug])
+    gr.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION",
+                    help="submitted notebooks, or folders of them")
+    gr.add_argument("--lab", type=int, required=True, metavar="N", help="the lab they answer")
+    gr.add_argument("--tests", type=Path, default=None, metavar="DIR",
+                    help="a folder of extra tests (*.py), kept out of the student notebooks")
+    gr.add_argument("--jobs", type=_positive_int, default=1, metavar="J",
+                    help="submissions run at the same time (default: 1)")
+    gr.add_argument("--timeout", type=_positive_int, default=600, metavar="S",
+                    help="seconds one notebook may run, all cells together (default: 600)")
+    gr.add_argument("--cell-timeout", type=_positive_int, default=None, metavar="S",
+                    help="seconds one cell may run (default: no limit of its own)")
+    gr.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="folder for grades.csv, feedback/ and written_answers.csv "
+                         "(default: grades-labNN)")
+    gr.set_defaults(func=cmd_grade)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.debug:
+        os.environ[DEBUG_ENV] = "1"
     if getattr(args, "verbose", "auto") is None:
         args.verbose = 1 if sys.stdout.isatty() else 2
     from cnnlabs.datasets.errors import DatasetError
@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UsageError, ValueError, DatasetError, FileNotFoundError) as exc:
-        if os.environ.get("CNNLABS_DEBUG"):
+        if _debug():
             raise
         print(f"cnnlabs: error: {exc}", file=sys.stderr)
         return 2

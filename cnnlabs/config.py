@@ -19,7 +19,9 @@ from __future__ import annotations
 import os
 import platform
 import random
+import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ import numpy as np
 PROFILE_ENV = "CNNLABS_PROFILE"
 DATA_ENV = "CNNLABS_DATA_DIR"
 RUNS_ENV = "CNNLABS_RUNS_DIR"
+HOME_ENV = "CNNLABS_HOME"
 
 #: Repository on GitHub, as ``owner/name``. Colab badges and install cells are
 #: generated from this one value (``cnnlabs labs sync``) and a test keeps them in step.
@@ -125,12 +128,17 @@ def gpu_names() -> list[str]:
     return names
 
 
-def get_profile(name: str | None = None) -> Profile:
+def get_profile(name: str | Profile | None = None) -> Profile:
     """Resolve a profile: ``name``, else ``$CNNLABS_PROFILE``, else auto (GPU -> full).
+
+    A :class:`Profile` is returned as it is, so every function that takes a profile
+    (a ``Profile``, a name, or ``None``) resolves it with this one call.
 
     Raises:
         ValueError: for an unknown name; the message lists the valid ones.
     """
+    if isinstance(name, Profile):
+        return name
     chosen = (name or "").strip() or os.environ.get(PROFILE_ENV, "").strip() or "auto"
     chosen = chosen.lower()
     if chosen == "auto":
@@ -149,12 +157,28 @@ def project_root() -> Path | None:
     return None
 
 
+def home() -> Path | None:
+    """``$CNNLABS_HOME``: one folder holding the data cache and the run folders, or ``None``.
+
+    In Colab, :func:`use_home` sets it to a folder on Google Drive, so that data and
+    runs outlive the runtime.
+    """
+    env = os.environ.get(HOME_ENV, "").strip()
+    return Path(env).expanduser().resolve() if env else None
+
+
 def _base_dir() -> Path:
-    return project_root() or Path.cwd()
+    return home() or project_root() or Path.cwd()
 
 
-def data_dir() -> Path:
-    """The dataset cache: ``$CNNLABS_DATA_DIR``, else ``data/`` (of the checkout, or cwd)."""
+def data_dir(path: Path | str | None = None) -> Path:
+    """The dataset cache: ``path``, else ``$CNNLABS_DATA_DIR``, else ``data/`` of the home.
+
+    The home is ``$CNNLABS_HOME`` when set, else the checkout, else the working folder.
+    Every loader's ``data_dir=`` argument is resolved here.
+    """
+    if path is not None:
+        return Path(path)
     env = os.environ.get(DATA_ENV, "").strip()
     if env:
         return Path(env).expanduser().resolve()
@@ -162,11 +186,23 @@ def data_dir() -> Path:
 
 
 def runs_dir() -> Path:
-    """Where run folders go: ``$CNNLABS_RUNS_DIR``, else ``runs/`` (of the checkout, or cwd)."""
+    """Where run folders go: ``$CNNLABS_RUNS_DIR``, else ``runs/`` of the home (see data_dir)."""
     env = os.environ.get(RUNS_ENV, "").strip()
     if env:
         return Path(env).expanduser().resolve()
     return _base_dir() / "runs"
+
+
+def lab_run_dir(label: str, profile: str | Profile | None = None) -> Path:
+    """A lab's run folder, ``<runs>/<label>-<profile>``, the same every time the lab runs.
+
+    Unlike :func:`new_run_dir`, running the lab again finds its folder again, so an
+    interrupted training resumes from its backup (in a new Colab runtime too, with
+    ``CNNLABS_HOME`` on Google Drive) and a finished one is not trained again.
+    """
+    folder = runs_dir() / f"{label}-{get_profile(profile).name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def new_run_dir(label: str, root: Path | None = None) -> Path:
@@ -188,6 +224,87 @@ def new_run_dir(label: str, root: Path | None = None) -> Path:
 def in_colab() -> bool:
     """True inside a Google Colab runtime."""
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def colab_secret(name: str) -> str | None:
+    """The Colab secret ``name``, or ``None`` outside Colab, when unset or not shared.
+
+    The one place that reads Colab secrets (the Kaggle credentials, ``CNNLABS_HOME``).
+    The value is handed to the caller only; it is never printed or logged.
+    """
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        value = userdata.get(name)
+    except Exception:  # SecretNotFoundError, NotebookAccessError, ...
+        return None
+    return str(value) if value else None
+
+
+#: Where Colab mounts Google Drive; a home under it mounts Drive first.
+DRIVE_MOUNT = Path("/content/drive")
+#: A home with less free space than this is not used: a full Drive would lose backups.
+MIN_FREE_BYTES = 1 << 30
+
+
+def use_home(setting: str | Path | None = None, *,
+             mount: Callable[[str], None] | None = None,
+             min_free: int = MIN_FREE_BYTES) -> Path | None:
+    """Keep the data cache and the run folders in one folder that outlives a Colab runtime.
+
+    The folder is ``setting``, else ``$CNNLABS_HOME``, else (in Colab) the secret
+    ``CNNLABS_HOME``. A folder under ``/content/drive`` mounts Google Drive first
+    (Colab asks for permission). The folder must be writable and have ``min_free``
+    bytes free; then ``$CNNLABS_HOME`` points at it, and ``data_dir()`` and
+    ``runs_dir()`` lie inside it. Otherwise, or when Drive cannot be mounted, a
+    clear message says why, ``$CNNLABS_HOME`` is unset and work goes on locally;
+    nothing already in the folder is touched. Without any setting nothing changes.
+    Every lab's setup cell calls it.
+
+    Args:
+        setting: the folder; ``None`` reads the environment, then the Colab secret.
+        mount: mounts Google Drive at the path given (default: ``google.colab.drive.mount``).
+        min_free: the free space the folder must have, in bytes.
+
+    Returns:
+        The home in use, or ``None`` (data and runs stay local).
+    """
+    chosen = setting or os.environ.get(HOME_ENV, "").strip() or colab_secret(HOME_ENV)
+    if not chosen:
+        return None
+    folder = Path(chosen).expanduser()
+    problem = None
+    try:
+        if folder.is_relative_to(DRIVE_MOUNT) and not (DRIVE_MOUNT / "MyDrive").is_dir():
+            if mount is None:
+                from google.colab import drive  # type: ignore[import-not-found]
+
+                mount = drive.mount
+            mount(str(DRIVE_MOUNT))
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".cnnlabs-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+        free = shutil.disk_usage(folder).free
+        if free < min_free:
+            problem = (f"it has only {free / 2**20:.0f} MiB free, less than the "
+                       f"{min_free / 2**20:.0f} MiB a run's backups need")
+    except ImportError:
+        problem = "Google Drive can only be mounted inside Colab"
+    except Exception as exc:  # a refused mount, a read-only folder, a full disk ...
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
+        os.environ.pop(HOME_ENV, None)
+        print(f"cnnlabs: not keeping data and runs in {folder}: {problem}. They stay local "
+              f"(data in {data_dir()}, runs in {runs_dir()}) and are lost with the runtime. "
+              "Fix the folder (or the CNNLABS_HOME setting) and run the setup cell again.")
+        return None
+    os.environ[HOME_ENV] = str(folder)
+    print(f"cnnlabs: data and runs are kept in {folder} (data/, runs/); an interrupted lab "
+          "resumes from there, in a new runtime too.")
+    return folder.resolve()
 
 
 def environment() -> dict[str, Any]:
@@ -228,8 +345,8 @@ def seed_everything(seed: int = 42) -> None:
     It also sets ``PYTHONHASHSEED`` for child processes. Training still does not
     repeat bit for bit, on a GPU or on a CPU: parallel kernels and the tf.data
     threads add in a different order from run to run, and the differences grow
-    over the epochs (one PneumoniaMNIST configuration and seed, trained twice on one
-    CPU, ended at 0.907 and 0.928 test accuracy; see docs/results.md). Call
+    over the epochs (docs/experiments/pneumoniamnist.md shows one configuration and
+    seed trained twice on one CPU, ending a few points apart). Call
     ``tf.config.experimental.enable_op_determinism()`` when bit-exact repeats
     matter more than speed, and compare recipes over several seeds.
     """
@@ -239,3 +356,73 @@ def seed_everything(seed: int = 42) -> None:
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)  # seeds TensorFlow's global generator too
+    # Keras before 3.13 keeps the generator behind unseeded keras.random calls across
+    # set_random_seed; dropping it makes it again from the seed just set.
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # a Keras that moved it handles this itself
+        return
+    global_state.set_global_attribute("global_seed_generator", None)
+
+
+#: What TensorFlow's C++ side prints while it starts on a machine without a GPU: notices,
+#: not failures. :func:`start_tensorflow` keeps these lines out of the output.
+_START_UP_NOISE = (
+    "All log messages before absl::InitializeLog",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers",
+    "failed call to cuInit",
+    "factory for plugin",
+    "Unable to register cu",
+    "computation placer already registered",
+    "TF-TRT Warning",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions",
+)
+
+
+def split_start_up_lines(lines: list[str]) -> tuple[list[str], list[str]]:
+    """``(dropped, kept)``: TensorFlow's known start-up notices, and every other line."""
+    dropped = [line for line in lines if any(noise in line for noise in _START_UP_NOISE)]
+    return dropped, [line for line in lines if line not in dropped]
+
+
+def start_tensorflow(quiet: bool = True) -> list[str]:
+    """Import TensorFlow and let it look for GPUs, without its start-up notices.
+
+    TensorFlow's C++ side writes lines such as oneDNN notices and "failed call to
+    cuInit: ... CUDA error" straight to the process's standard error while it starts;
+    on a machine without a GPU they are expected, but a newcomer reads them as a
+    failure. With ``quiet`` those known lines are dropped and every other line (a real
+    error) is passed on to standard error. Call it first thing in a command.
+
+    Returns:
+        The start-up lines that were dropped.
+    """
+    if not quiet:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+        return []
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+            tf.constant(0)  # creates the eager context, where CUDA is initialised
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+    dropped, kept = split_start_up_lines(lines)
+    if kept:
+        sys.stderr.write("".join(kept))
+        sys.stderr.flush()
+    return dropped

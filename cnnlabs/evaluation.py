@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cnnlabs.recipes import class_indices
+
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
@@ -53,35 +55,70 @@ class Report:
         return self.text
 
 
-def predict(model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
-    """Class probabilities for every sample of a batched ``(x, y)`` dataset, in order."""
-    return np.asarray(model.predict(dataset.map(lambda x, y: x), verbose=0))
+#: Test-time augmentation levels: the views each image is predicted in, and their weights.
+TTA_LEVELS = {
+    0: "the image alone",
+    1: "the image and its mirror, 1/2 each",
+    2: "the image and its mirror, 1/4 each, and the image shifted by one pixel down and right "
+       "and by one pixel up and left (reflection fills in), and their mirrors, 1/8 each",
+}
 
 
-def _class_labels(y: Sequence[int] | np.ndarray, what: str = "labels") -> np.ndarray:
-    """``y`` as a 1-D int array of class indices; accepts ``(N,)`` or MedMNIST's ``(N, 1)``.
+def tta_views(level: int) -> list[tuple[bool, int, float]]:
+    """The views of test-time augmentation ``level``: ``(mirrored, shift, weight)`` each.
+
+    ``shift`` moves the image by that many pixels down and right (negative: up and
+    left), as airbench's 1-pixel translations do; a mirrored view mirrors the shifted
+    image.
 
     Raises:
-        ValueError: for one-hot rows, probabilities or any other non-integer values,
-            which a plain ``astype(int)`` would silently truncate or flatten.
+        ValueError: for a level not in :data:`TTA_LEVELS`.
     """
-    a = np.asarray(y)
-    if a.ndim == 2 and a.shape[1] == 1:
-        a = a[:, 0]
-    if a.ndim != 1:
-        raise ValueError(f"{what} must be class indices of shape (N,) or (N, 1), got shape "
-                         f"{a.shape}: pass class indices, not one-hot rows or probabilities "
-                         f"(take their argmax first).")
-    if a.dtype.kind not in "iub":
-        if a.dtype.kind != "f":
-            raise ValueError(f"{what} must be integer class indices, got dtype {a.dtype}.")
-        whole = np.isfinite(a) & (a == np.round(a))
-        if not whole.all():
-            value = a[~whole][0].item()
-            raise ValueError(f"{what} must be whole class indices, got {value!r}: pass class "
-                             f"indices, not probabilities or scores (threshold or take the "
-                             f"argmax first).")
-    return a.astype(int)
+    if level not in TTA_LEVELS:
+        raise ValueError(f"tta must be 0 (none), 1 (mirror) or 2 (mirror and 1-pixel shifts); "
+                         f"got {level!r}.")
+    if level == 0:
+        return [(False, 0, 1.0)]
+    if level == 1:
+        return [(False, 0, 0.5), (True, 0, 0.5)]
+    return [(False, 0, 0.25), (True, 0, 0.25),
+            *((mirror, shift, 0.125) for shift in (1, -1) for mirror in (False, True))]
+
+
+def _view(mirror: bool, shift: int):
+    """The batch map of one TTA view: shift by ``shift`` pixels (reflection), then mirror."""
+    import tensorflow as tf
+
+    from cnnlabs import pipelines
+
+    def view(images: tf.Tensor) -> tf.Tensor:
+        if shift:
+            offsets = tf.fill(tf.stack([tf.shape(images)[0], 2]), shift)
+            images = pipelines.shift_images(images, offsets, abs(shift), mode="REFLECT")
+        return tf.reverse(images, axis=[2]) if mirror else images
+
+    return view
+
+
+def predict(model: keras.Model, dataset: tf.data.Dataset, tta: int = 0) -> np.ndarray:
+    """Class probabilities for every sample of a batched ``(x, y)`` dataset, in order.
+
+    With test-time augmentation (``tta``, :data:`TTA_LEVELS`) the model sees every
+    image in several views, and their log-probabilities are averaged with the views'
+    weights and turned back into probabilities. Averaging log-probabilities ranks the
+    classes as averaging the logits does (airbench averages logits): each view's
+    log-softmax differs from its logits by one number shared by all classes.
+    """
+    images = dataset.map(lambda x, y: x)
+    if tta == 0:
+        return np.asarray(model.predict(images, verbose=0))
+    mean = 0.0
+    for mirror, shift, weight in tta_views(tta):
+        view = images.map(_view(mirror, shift))
+        probabilities = np.asarray(model.predict(view, verbose=0), "float64")
+        mean = mean + weight * np.log(np.maximum(probabilities, np.finfo("float64").tiny))
+    scores = np.exp(mean - mean.max(axis=1, keepdims=True))
+    return (scores / scores.sum(axis=1, keepdims=True)).astype("float32")
 
 
 def classification_report(y_true: Sequence[int], y_pred: Sequence[int],
@@ -97,8 +134,8 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int],
     """
     from sklearn import metrics
 
-    y_true = _class_labels(y_true, "y_true")
-    y_pred = _class_labels(y_pred, "y_pred")
+    y_true = class_indices(y_true, "y_true")
+    y_pred = class_indices(y_pred, "y_pred")
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions.")
     if len(y_true) == 0:
@@ -128,14 +165,16 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int],
 
 def evaluate(model: keras.Model, dataset: tf.data.Dataset, y_true: Sequence[int],
              class_names: Sequence[str], run_dir: Path | str | None = None,
-             split: str = "test", extra: dict[str, Any] | None = None) -> Report:
+             split: str = "test", extra: dict[str, Any] | None = None,
+             tta: int = 0) -> Report:
     """Predict ``dataset``, build the report, and (with ``run_dir``) save it.
 
     ``y_true`` must be the labels of ``dataset`` in order (pipelines keep
     evaluation splits unshuffled). Saved files: ``classification_report.txt``,
     ``confusion_matrix.png`` and ``results.json`` (merged with ``extra``).
+    ``tta`` is the test-time augmentation level of :func:`predict`.
     """
-    probs = predict(model, dataset)
+    probs = predict(model, dataset, tta=tta)
     report = classification_report(y_true, probs.argmax(axis=1), class_names, split=split)
     report.extra.update(extra or {})
     if run_dir is not None:
@@ -182,7 +221,7 @@ class RocCurve:
 
 def _binary_labels(y_true: Sequence[int] | np.ndarray, n: int | None = None) -> np.ndarray:
     """``y_true`` as a 1-D int array of 0/1 labels (1 = positive)."""
-    y = _class_labels(y_true, "y_true")
+    y = class_indices(y_true, "y_true")
     if y.size == 0:
         raise ValueError("Nothing to evaluate: no samples.")
     if not np.isin(y, (0, 1)).all():
@@ -300,7 +339,7 @@ def majority_baseline(y: Sequence[int] | np.ndarray) -> tuple[float, int]:
     A model must beat this to have learned anything: on the Kaggle chest X-ray test split
     (390 pneumonia, 234 normal) it is 390 / 624 = 0.625. Ties go to the smaller label.
     """
-    labels = _class_labels(y, "y")
+    labels = class_indices(y, "y")
     if labels.size == 0:
         raise ValueError("Nothing to evaluate: no samples.")
     if (labels < 0).any():
@@ -394,7 +433,7 @@ def medmnist_metrics(y_true: np.ndarray | Sequence, probabilities: np.ndarray | 
         aucs = [auc(y[:, j], p[:, j], f"label {j}") for j in range(y.shape[1])]
         return acc, float(np.mean(aucs))
 
-    y = _class_labels(y, "y_true")
+    y = class_indices(y, "y_true")
     if task == "binary-class":
         s = _positive_scores(p)
         _binary_labels(y)
@@ -407,24 +446,6 @@ def medmnist_metrics(y_true: np.ndarray | Sequence, probabilities: np.ndarray | 
     acc = float((p.argmax(axis=1) == y).mean())
     aucs = [auc((y == c).astype(int), p[:, c], f"class {c}") for c in range(p.shape[1])]
     return acc, float(np.mean(aucs))
-
-
-def class_weights(y: Sequence[int] | np.ndarray) -> dict[int, float]:
-    """Balanced class weights ``n / (k * n_c)`` for ``model.fit(class_weight=...)``.
-
-    ``n`` is the number of samples, ``k`` the number of classes present and ``n_c`` the
-    count of class ``c``: scikit-learn's ``compute_class_weight("balanced")``. Each
-    class then contributes the same total weight to the loss. Compute them on the
-    training labels.
-    """
-    labels = _class_labels(y, "y")
-    if labels.size == 0:
-        raise ValueError("Nothing to weight: no labels.")
-    from sklearn.utils.class_weight import compute_class_weight
-
-    classes = np.unique(labels)
-    weights = compute_class_weight("balanced", classes=classes, y=labels)
-    return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
 
 def evaluate_binary(model: keras.Model, val: tf.data.Dataset, y_val: Sequence[int],

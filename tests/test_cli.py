@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -104,7 +105,7 @@ def test_data_list_shows_the_catalogue_and_cache(capsys, empty_data_dir):
     (empty_data_dir / "cifar10" / "train").mkdir(parents=True)
     assert cli.main(["data", "list"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert rows["cifar10"].endswith(f"cached ({empty_data_dir / 'cifar10'})")
+    assert "cached but invalid: The image folder " in rows["cifar10"]
     assert rows["mnist"].endswith("not cached")
 
 
@@ -127,11 +128,49 @@ def test_resuming_with_a_different_command_is_refused(capsys, empty_data_dir, tm
     assert "backup of a different run" in capsys.readouterr().err
 
 
-def test_models_lists_every_registered_name(capsys):
-    from cnnlabs import models
+def test_models_lists_every_registered_name_and_the_transfer_models(capsys):
+    from cnnlabs import models, run
 
     assert cli.main(["models"]) == 0
-    assert capsys.readouterr().out.split() == models.names()
+    listed = capsys.readouterr().out.split()
+    assert listed == run.model_names()
+    assert set(models.names()) | {"transfer_mobilenetv2", "transfer_densenet121"} <= set(listed)
+
+
+def test_train_on_the_chest_xrays_groups_val_by_patient_and_picks_the_threshold_there(
+        capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    status = cli.main(["train", "resnet_xray", "chest_xray", "--profile", "smoke",
+                       "--image-size", "32", "--color", "grayscale", "--out", str(out_dir)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "no patient on both sides" in printed
+    results = json.loads((out_dir / "results.json").read_text())
+    assert results["dataset"] == "chest_xray" and results["threshold_method"] == "youden"
+    assert results["recipe"]["balance_classes"] is True  # resnet_xray@chest_xray
+    assert {"auc", "sensitivity", "specificity", "val_auc"} <= set(results)
+
+
+def test_start_up_lines_of_tensorflow_stay_out_of_the_output():
+    """On a machine without a GPU TensorFlow prints oneDNN and cuInit notices at start-up;
+    the CLI keeps them out (and everything else on standard error in)."""
+    done = subprocess.run([sys.executable, "-m", "cnnlabs", "info"], capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert done.returncode == 0
+    for noise in ("cuInit", "oneDNN", "absl::InitializeLog", "cuda drivers"):
+        assert noise not in done.stderr, done.stderr
+    assert "tensorflow" in done.stdout
+
+
+def test_the_start_up_filter_drops_notices_and_keeps_real_errors():
+    from cnnlabs import config
+
+    lines = ["I0000 port.cc:153] oneDNN custom operations are on. You may see ...\n",
+             "E0000 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n",
+             "F0000 some.cc:1] Check failed: something real went wrong\n"]
+    dropped, kept = config.split_start_up_lines(lines)
+    assert dropped == lines[:2] and kept == lines[2:]
 
 
 def test_a_model_too_big_for_the_images_fails_before_any_run_folder(capsys, empty_data_dir,

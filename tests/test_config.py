@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,104 @@ def test_ci_runs_the_readme_test_command():
     command = ".venv/bin/python -m pytest"
     assert command in readme
     assert f"\n{command}\n" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_a_home_holds_the_data_cache_and_the_run_folders(monkeypatch, tmp_path, capsys):
+    for name in (config.HOME_ENV, config.DATA_ENV, config.RUNS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    home = config.use_home(tmp_path / "home")
+    assert home == (tmp_path / "home").resolve()
+    assert config.data_dir() == home / "data" and config.runs_dir() == home / "runs"
+    assert config.lab_run_dir("lab03-lenet", "smoke") == home / "runs" / "lab03-lenet-smoke"
+    assert "kept in" in capsys.readouterr().out
+    monkeypatch.setenv(config.RUNS_ENV, str(tmp_path / "elsewhere"))  # the explicit one wins
+    assert config.runs_dir() == (tmp_path / "elsewhere").resolve()
+
+
+def test_without_a_home_setting_nothing_changes(monkeypatch):
+    monkeypatch.delenv(config.HOME_ENV, raising=False)
+    before = (config.data_dir(), config.runs_dir())
+    assert config.use_home() is None
+    assert (config.data_dir(), config.runs_dir()) == before
+
+
+def test_a_home_on_drive_mounts_drive_first(monkeypatch, tmp_path):
+    monkeypatch.delenv(config.HOME_ENV, raising=False)
+    drive = tmp_path / "content" / "drive"
+    monkeypatch.setattr(config, "DRIVE_MOUNT", drive)
+    mounted = []
+
+    def mount(where):  # stands in for google.colab.drive.mount
+        mounted.append(where)
+        (drive / "MyDrive").mkdir(parents=True)
+
+    home = config.use_home(drive / "MyDrive" / "cnnlabs", mount=mount)
+    assert mounted == [str(drive)] and home == (drive / "MyDrive" / "cnnlabs").resolve()
+    assert config.use_home(drive / "MyDrive" / "cnnlabs", mount=mount) == home  # mounted once
+    assert mounted == [str(drive)]
+
+
+@pytest.mark.parametrize("trouble", ["not mounted", "not writable", "full"])
+def test_a_home_that_cannot_be_used_says_why_and_work_stays_local(monkeypatch, tmp_path, capsys,
+                                                                 trouble):
+    monkeypatch.setenv(config.HOME_ENV, str(tmp_path / "old"))
+    monkeypatch.setenv(config.RUNS_ENV, str(tmp_path / "local-runs"))
+    drive = tmp_path / "drive"
+    monkeypatch.setattr(config, "DRIVE_MOUNT", drive)
+    folder, kwargs = drive / "MyDrive" / "cnnlabs", {}
+    if trouble == "not mounted":
+        def refuse(where):
+            raise RuntimeError("mount failed: the user did not allow access")
+        kwargs["mount"] = refuse
+    elif trouble == "not writable":
+        (drive / "MyDrive").mkdir(parents=True)
+        (drive / "MyDrive" / "cnnlabs").write_text("a file, not a folder")
+    else:
+        (drive / "MyDrive").mkdir(parents=True)
+        kwargs["min_free"] = 1 << 62
+    assert config.use_home(folder, **kwargs) is None
+    printed = capsys.readouterr().out
+    assert "not keeping data and runs in" in printed and "stay local" in printed
+    assert {"not mounted": "mount failed", "not writable": "Error",
+            "full": "MiB free"}[trouble] in printed
+    assert config.HOME_ENV not in os.environ  # runs go where they went before
+    assert config.runs_dir() == (tmp_path / "local-runs").resolve()
+    if trouble == "not writable":
+        assert (drive / "MyDrive" / "cnnlabs").read_text() == "a file, not a folder"
+
+
+def test_an_interrupted_lab_resumes_from_its_home_in_a_new_runtime(monkeypatch, tmp_path):
+    """The lab's run folder lives in the home (Drive in Colab): a new runtime that points at
+    the same home finds the backup there and goes on."""
+    import keras
+
+    from cnnlabs import models, pipelines, recipes, training
+    from cnnlabs.datasets.splits import Splits
+
+    for name in (config.HOME_ENV, config.RUNS_ENV, config.DATA_ENV):
+        monkeypatch.delenv(name, raising=False)
+    drive_home = tmp_path / "drive" / "cnnlabs"
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (320, 8, 8, 1), dtype="uint8")
+    y = np.arange(320) % 2
+    data = pipelines.build(Splits("noise", x, y, x[:16], y[:16], ["a", "b"]), 64, "cpu")
+    recipe = recipes.Recipe(epochs=2, batch_size=64)
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt  # the runtime goes away in epoch 2
+
+    config.use_home(drive_home)
+    folder = config.lab_run_dir("lab99-demo", "cpu")
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(models.build("lenet", (8, 8, 1), 2), data, recipe, folder, verbose=0,
+                     extra_callbacks=[Stop()])
+    monkeypatch.delenv(config.HOME_ENV)  # a new runtime: nothing set, nothing local
+    assert config.home() is None and config.runs_dir() != folder.parent
+    config.use_home(drive_home)  # the lab's setup cell, run again
+    again = config.lab_run_dir("lab99-demo", "cpu")
+    assert again == folder
+    history = training.fit(models.build("lenet", (8, 8, 1), 2), data, recipe, again, verbose=0)
+    assert history.epoch == [1]  # only epoch 2 was left
+    assert [row["epoch"] for row in training.read_history(again)] == [1, 2]

@@ -131,6 +131,7 @@ def test_catalogue_describes_mnist() -> None:
         "cifar10",
         "dermamnist",
         "mnist",
+        "mnist_detection",
         "octmnist",
         "organamnist",
         "organcmnist",

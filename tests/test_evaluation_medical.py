@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from cnnlabs import evaluation
+from cnnlabs import evaluation, recipes
 
 # A hand example: 4 negatives, 4 positives.
 #   threshold  0.8   0.7   0.6   0.55  0.35  0.3   0.2   0.1
@@ -160,7 +160,7 @@ def test_binary_report_needs_two_class_names():
 
 def test_class_weights_for_the_chest_xray_training_counts():
     y = np.array([0] * 1341 + [1] * 3875)  # 1341 normal, 3875 pneumonia; n = 5216
-    weights = evaluation.class_weights(y)
+    weights = recipes.class_weights(y)
     assert set(weights) == {0, 1}
     assert weights[0] == pytest.approx(5216 / (2 * 1341))
     assert weights[1] == pytest.approx(5216 / (2 * 3875))
@@ -173,7 +173,7 @@ def test_class_weights_match_scikit_learn():
     from sklearn.utils.class_weight import compute_class_weight
 
     y = np.array([0, 0, 0, 1, 2, 2])
-    ours = evaluation.class_weights(y)
+    ours = recipes.class_weights(y)
     theirs = compute_class_weight("balanced", classes=np.array([0, 1, 2]), y=y)
     assert [ours[c] for c in (0, 1, 2)] == pytest.approx(theirs.tolist())
     assert ours == pytest.approx({0: 6 / 9, 1: 2.0, 2: 1.0})
@@ -294,8 +294,8 @@ def test_roc_plot_marks_the_operating_point(tmp_path):
     lambda: evaluation.classification_report([0, 1, 1, 0], [[.2], [.9], [.7], [.4]], ["a", "b"]),
     lambda: evaluation.classification_report([[1, 0], [0, 1]], [0, 1], ["a", "b"]),
     lambda: evaluation.majority_baseline([[1, 0], [0, 1], [0, 1]]),
-    lambda: evaluation.class_weights([[1, 0], [0, 1], [0, 1]]),
-    lambda: evaluation.class_weights([0.0, 0.7, 1.0]),
+    lambda: recipes.class_weights([[1, 0], [0, 1], [0, 1]]),
+    lambda: recipes.class_weights([0.0, 0.7, 1.0]),
     lambda: evaluation.medmnist_metrics([0.5, 1, 0, 1], [.2, .8, .1, .9], "binary-class"),
     lambda: evaluation.medmnist_metrics([[1, 0], [0, 1], [1, 0]], np.eye(3)[[0, 1, 0]],
                                         "multi-class"),
@@ -311,6 +311,6 @@ def test_probabilities_and_one_hot_rows_are_refused_as_labels(call):
 def test_medmnist_shaped_and_float_whole_labels_are_accepted():
     column = np.array([[1], [0], [1]], dtype=np.uint8)  # MedMNIST's (N, 1)
     assert evaluation.majority_baseline(column) == (pytest.approx(2 / 3), 1)
-    assert evaluation.class_weights(np.array([0.0, 1.0, 1.0])) == {0: 1.5, 1: 0.75}
+    assert recipes.class_weights(np.array([0.0, 1.0, 1.0])) == {0: 1.5, 1: 0.75}
     report = evaluation.classification_report(column, np.array([1.0, 1.0, 1.0]), ["n", "p"])
     assert report.accuracy == pytest.approx(2 / 3)

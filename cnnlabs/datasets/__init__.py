@@ -238,6 +238,8 @@ def fetch_entry(
         root = loader.download(folder, profile=config.PROFILES["full"])  # asked for: fetch
         loader.validate(root, entry)
         return root
+    if hasattr(loader, "fetch"):  # a dataset made from another one (mnist_detection)
+        return loader.fetch(entry, folder, progress)
     existing = loader.cached(entry, folder)
     target = entry.cache_path(folder)
     if existing is None:

@@ -6,10 +6,12 @@ the cache - is one :class:`DatasetInfo` entry in :data:`CATALOG`. Loaders,
 error messages, ``cnnlabs data fetch`` and ``data/README.md`` all read from
 here, so a URL or a checksum is written down exactly once.
 
-To add a dataset (MedMNIST and the chest X-rays come with later labs), add an entry
-here and a loader module ``cnnlabs/datasets/<loader>.py`` exposing
-``load(info, profile, folder, *, seed)``, ``validate(path, info)`` and
-``read(path, info)``; then document its cache layout in ``data/README.md``.
+To add a dataset, add an entry here and a loader module
+``cnnlabs/datasets/<loader>.py`` exposing ``load(info, profile, folder, *, seed)``
+(built on :func:`cnnlabs.datasets.cache.resolve`), ``cached(info, folder)``
+(the copy it would read), ``validate(path, info)`` (its checks, without
+decoding images) and ``read(path, info)``; then document its cache layout in
+``data/README.md``.
 """
 
 from __future__ import annotations
@@ -155,11 +157,9 @@ CIFAR10 = DatasetInfo(
     loader="cifar10",
 )
 
-#: The Kaggle chest X-rays. A folder of JPEGs, not an array file: it is read as file
-#: lists by :func:`cnnlabs.datasets.chest_xray.load` (decoded later by the tf.data
-#: pipeline). It is in :data:`CATALOG` for ``cnnlabs data list`` and ``cnnlabs data
-#: fetch chest_xray`` (a Kaggle download); ``datasets.load("chest_xray")``, which
-#: returns in-memory arrays, points to ``chest_xray.load`` instead.
+#: The Kaggle chest X-rays. A folder of JPEGs, not an array file: ``datasets.load``
+#: returns it as file lists (:func:`cnnlabs.datasets.chest_xray.load`), which the
+#: tf.data pipeline decodes. ``cnnlabs data fetch chest_xray`` is a Kaggle download.
 CHEST_XRAY = DatasetInfo(
     name="chest_xray",
     title="Chest X-ray images, pneumonia (Kaggle, Kermany et al. 2018)",
@@ -186,11 +186,39 @@ CHEST_XRAY = DatasetInfo(
     loader="chest_xray",
 )
 
+#: MNIST digits placed on a 64x64 canvas, with boxes: generated from mnist.npz with a
+#: fixed seed (:mod:`cnnlabs.datasets.mnist_detection`) and cached; nothing to download
+#: but MNIST itself, whose URL this entry names.
+MNIST_DETECTION = DatasetInfo(
+    name="mnist_detection",
+    title="MNIST digits on a 64x64 canvas, with boxes (generated)",
+    filename="mnist_detection",  # a folder in the cache
+    url=MNIST.url,
+    sha256=None,
+    size_bytes=None,
+    class_names=MNIST.class_names,
+    image_shape=(64, 64, 1),
+    train_size=12_000,
+    test_size=2_000,
+    val_size=None,
+    licence=MNIST.licence,
+    citation=MNIST.citation,
+    homepage=MNIST.homepage,
+    layout=(
+        "mnist_detection/mnist_detection-<key>.npz, written by cnnlabs from mnist.npz: "
+        "x_train (12000, 64, 64, 1) and x_test (2000, 64, 64, 1) uint8, boxes_train and "
+        "boxes_test (N, K, 4) float32 pixel boxes x1, y1, x2, y2, classes_train and "
+        "classes_test (N, K) integers 0-9, -1 past an image's digits"
+    ),
+    loader="mnist_detection",
+)
+
 #: Every dataset cnnlabs can load, by name.
 CATALOG: dict[str, DatasetInfo] = {
     MNIST.name: MNIST,
     CIFAR10.name: CIFAR10,
     CHEST_XRAY.name: CHEST_XRAY,
+    MNIST_DETECTION.name: MNIST_DETECTION,
 }
 
 

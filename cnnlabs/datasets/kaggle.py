@@ -17,6 +17,7 @@ import json
 import os
 from pathlib import Path
 
+from cnnlabs.config import colab_secret
 from cnnlabs.datasets.errors import DownloadError
 
 FIXES = (
@@ -40,23 +41,6 @@ def kaggle_json_path() -> Path:
         if folder
         else (Path.home() / ".kaggle" / "kaggle.json")
     )
-
-
-def colab_secret(name: str) -> str | None:
-    """The Colab secret ``name``, or ``None`` outside Colab, when unset or not shared.
-
-    The one place that reads Colab secrets. The value is handed to the caller
-    only; it is never printed or logged.
-    """
-    try:
-        from google.colab import userdata  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        value = userdata.get(name)
-    except Exception:  # SecretNotFoundError, NotebookAccessError, ...
-        return None
-    return str(value) if value else None
 
 
 def json_problem(path: Path) -> str | None:
