@@ -184,7 +184,7 @@ def test_plot_gradcam_draws_given_heatmaps_without_computing_them(
     def fail(*args, **kwargs):
         raise AssertionError("gradcam ran again")
 
-    monkeypatch.setattr(explain, "gradcam", fail)
+    monkeypatch.setattr(explain.figures, "gradcam", fail)
     fig = explain.plot_gradcam(square_model, x, labels=y, heatmaps=heat)
     overlays = [ax.images[0].get_array() for ax in fig.axes[1::2] if ax.images]
     np.testing.assert_allclose(overlays[0], explain.overlay(x[0], heat[0]), atol=1e-6)
