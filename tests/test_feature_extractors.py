@@ -26,6 +26,9 @@ def bn(channels: int) -> int:
 # name -> (input shape, classes, kwargs, feature map (H, W, C), headless parameters,
 #          the same as: full pinned count - the head)
 HEADLESS = {
+    "airbench94": (CIFAR, 10, {}, (3, 3, 256), 1_971_384, 1_973_944 - 256 * 10),
+    "yolo_grid": ((64, 64, 1), 10, {}, (8, 8, 128), 245_840,
+                  248_420 - dense_params(128, 2 * 5 + 10)),
     "lenet": ((28, 28, 1), 10, {}, (7, 7, 50), 25_570,
               1_256_080 - dense_params(7 * 7 * 50, 500) - dense_params(500, 10)),
     "lenet5": ((32, 32, 1), 10, {}, (1, 1, 120), 50_692,

@@ -12,9 +12,10 @@ from cnnlabs import models
 
 #: Every registered model name. Labs, recipes and docs use them: none may disappear.
 REGISTERED = [
-    "alexnet", "alexnet_cifar", "densenet_mini", "lenet", "lenet5", "minigooglenet",
-    "minivggnet", "plain20", "plain56", "resnet", "resnet20", "resnet56", "resnet_cifar",
-    "resnet_medmnist", "resnet_small", "resnet_xray", "shallownet", "vgg16",
+    "airbench94", "alexnet", "alexnet_cifar", "densenet_mini", "lenet", "lenet5",
+    "minigooglenet", "minivggnet", "plain20", "plain56", "resnet", "resnet20", "resnet56",
+    "resnet_cifar", "resnet_medmnist", "resnet_small", "resnet_xray", "shallownet", "vgg16",
+    "yolo_grid",
 ]
 
 
@@ -51,8 +52,8 @@ def test_every_module_with_register_decorators_is_a_registered_family():
     declaring = {path.stem for path in folder.glob("*.py") if "@register(" in path.read_text()}
     registering = {fn.__module__.rsplit(".", 1)[1] for fn in map(models.get_builder, REGISTERED)}
     assert declaring == registering == {
-        "alexnet", "densenet", "lenet", "minigooglenet", "minivggnet", "plainnet", "resnet",
-        "shallownet", "vgg"}
+        "airbench", "alexnet", "densenet", "lenet", "minigooglenet", "minivggnet", "plainnet",
+        "resnet", "shallownet", "vgg", "yolo"}
 
 
 def test_an_unknown_name_in_a_fresh_process_still_lists_every_model():
