@@ -1,12 +1,17 @@
 """Figures: training curves, montages, confusion matrices, ROC curves, misclassified samples.
 
-Every function draws with matplotlib's object API and returns the ``Figure``;
-with ``path`` it also saves a PNG there and closes the figure, so that
-training loops can call it every epoch without leaking memory.
+Every function draws with matplotlib's object API (no pyplot, so that training
+callbacks neither open windows nor leak memory) and returns the ``Figure``. With
+``path`` it saves a PNG there. Without one, inside a notebook (Jupyter, Colab)
+the figure shows where it is made, whether or not the call is the cell's last
+expression, and only once: returning it as the last expression shows nothing more.
 """
 
 from __future__ import annotations
 
+import functools
+import io
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,39 +21,56 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+#: Resolution of saved and shown figures, in dots per inch.
+DPI = 110
 
-def _enable_notebook_display() -> None:
-    """Let a returned ``Figure`` render inline in Jupyter and Colab.
 
-    Figures here are built without pyplot, so that training callbacks neither
-    open windows nor leak memory. IPython learns to draw such figures when the
-    inline backend module is loaded, which matplotlib otherwise delays until
-    pyplot draws something; load it here when running inside a kernel (it does
-    nothing unless the kernel's backend is the inline one).
-    """
-    import sys
+@functools.cache
+def _notebook_figure() -> type:
+    """The ``Figure`` subclass of this module: it shows itself in a notebook at most once."""
+    from matplotlib.figure import Figure
 
-    if "ipykernel" in sys.modules and "matplotlib_inline.backend_inline" not in sys.modules:
-        try:
-            import matplotlib_inline.backend_inline  # noqa: F401
-        except ImportError:
-            pass
+    class NotebookFigure(Figure):
+        """A matplotlib ``Figure`` that IPython displays once, as a PNG."""
+
+        shown = False
+
+        def _ipython_display_(self) -> None:
+            if self.shown:
+                return
+            self.shown = True
+            from IPython.display import Image, display
+
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=DPI)
+            display(Image(data=buffer.getvalue(), format="png"))
+
+    return NotebookFigure
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter or Colab kernel (not a terminal IPython, not a script)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6, 4)):
-    from matplotlib.figure import Figure
-
-    _enable_notebook_display()
-
-    fig = Figure(figsize=size, layout="constrained")
+    fig = _notebook_figure()(figsize=size, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
 
 def _finish(fig: Figure, path: Path | str | None) -> Figure:
+    """Save ``fig`` to ``path``; without a path, show it now when in a notebook."""
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=DPI)
+    elif in_notebook():
+        fig._ipython_display_()
     return fig
 
 
@@ -226,4 +248,64 @@ def roc_curve(curves: object | Mapping[str, object], path: Path | str | None = N
     ax.set_ylim(0, 1.01)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
+    return _finish(fig, path)
+
+
+def draw_boxes(ax: object, boxes: np.ndarray | Sequence, classes: Sequence[int] | None = None,
+               class_names: Sequence[str] | None = None, scores: Sequence[float] | None = None,
+               color: str = "lime", linestyle: str = "-", label_below: bool = False) -> None:
+    """Draw pixel boxes ``(N, 4)`` ``xyxy`` on a matplotlib ``Axes`` showing the image.
+
+    Each box is labelled with its class name (and score, when given), above its top
+    edge, or below its bottom edge with ``label_below``. Pixel column
+    ``j`` covers ``[j, j + 1)``, while ``imshow`` centres pixel ``j`` on ``j``, hence the
+    half-pixel shift.
+    """
+    from matplotlib.patches import Rectangle
+
+    for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, dtype=float).reshape(-1, 4)):
+        ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
+                               edgecolor=color, linewidth=1.2, linestyle=linestyle))
+        if classes is None:
+            continue
+        label = class_names[int(classes[i])] if class_names else str(int(classes[i]))
+        if scores is not None:
+            label += f" {float(scores[i]):.2f}"
+        if label_below:
+            ax.text(x1 - 0.5, y2 - 0.5, label, color=color, fontsize=7, va="top")
+        else:
+            ax.text(x1 - 0.5, y1 - 1.0, label, color=color, fontsize=7, va="bottom")
+
+
+def detections(images: np.ndarray, true_boxes: Sequence, true_classes: Sequence,
+               pred_boxes: Sequence | None = None, pred_classes: Sequence | None = None,
+               pred_scores: Sequence | None = None, class_names: Sequence[str] | None = None,
+               *, min_score: float = 0.3, ncols: int = 4, path: Path | str | None = None,
+               title: str = "true (green) and predicted (red) boxes") -> Figure:
+    """Images with their true boxes (green) and, when given, the predicted ones (red, dashed).
+
+    True classes are written above their boxes, predicted classes and scores below
+    theirs. Boxes are pixel ``xyxy``, one array per image; predictions scoring below
+    ``min_score`` are left out so that the figure stays readable.
+    """
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = _figure(ncols, nrows, (2.4 * ncols, 2.5 * nrows))
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        image = np.asarray(images[i])
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        draw_boxes(ax, true_boxes[i], true_classes[i], class_names)
+        if pred_boxes is not None:
+            scores = None if pred_scores is None else np.asarray(pred_scores[i])
+            keep = slice(None) if scores is None else scores >= min_score
+            draw_boxes(ax, np.asarray(pred_boxes[i]).reshape(-1, 4)[keep],
+                       None if pred_classes is None else np.asarray(pred_classes[i])[keep],
+                       class_names, None if scores is None else scores[keep], color="red",
+                       linestyle="--", label_below=True)
+    fig.suptitle(title)
     return _finish(fig, path)

@@ -66,3 +66,33 @@ def test_compare_curves_draws_one_line_per_run_and_metric():
     loss_ax, acc_ax = fig.axes
     assert [line.get_label() for line in loss_ax.lines] == ["plain", "residual"]
     np.testing.assert_allclose(acc_ax.lines[0].get_ydata(), [0.3, 0.5])
+
+
+def _displays(monkeypatch) -> list:
+    """Pretend to run in a notebook; the list collects what IPython would display."""
+    import IPython.display
+
+    shown: list = []
+    monkeypatch.setattr(plots, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
+    return shown
+
+
+def test_a_figure_shows_where_it_is_made_and_only_once(monkeypatch):
+    shown = _displays(monkeypatch)
+    fig = plots.confusion_matrix(np.array([[5, 1], [2, 7]]), ["no", "yes"])
+    assert len(shown) == 1 and shown[0].data[:8] == PNG  # shown though not the last line
+    fig._ipython_display_()  # what IPython does when the figure is the cell's last value
+    assert len(shown) == 1
+
+
+def test_a_figure_saved_to_a_path_is_not_shown(monkeypatch, tmp_path):
+    shown = _displays(monkeypatch)
+    plots.training_curves([{"epoch": 1, "loss": 1.0}], path=tmp_path / "curves.png")
+    assert shown == [] and (tmp_path / "curves.png").read_bytes()[:8] == PNG
+
+
+def test_outside_a_notebook_nothing_is_displayed():
+    assert plots.in_notebook() is False  # pytest runs no kernel
+    fig = plots.montage(np.zeros((2, 4, 4, 1), "uint8"))
+    assert fig.shown is False
