@@ -176,6 +176,10 @@ def train(
         model: a ``models.build`` name, or ``transfer_<backbone>`` (``models.BACKBONES``)
             for transfer learning in two phases (the ``transfer_features`` and
             ``transfer_finetune`` recipes), with the profile's pretrained weights.
+            A grid detector (``yolo_grid``) trains on a detection dataset
+            (``mnist_detection``): the model's grid encodes the boxes as YOLO targets,
+            and the report is a ``detection.DetectionReport`` (per-class AP, mAP@0.5
+            and mAP@[.5:.95] after decoding and non-max suppression).
         dataset: a catalogue name, or data already loaded (a ``Splits`` or an
             ``ImageFolderSplits``, e.g. a subsample for a lab's side experiment).
         profile: a :class:`Profile`, a profile name, or ``None`` for the default.
@@ -204,28 +208,26 @@ def train(
         validation split and report AUC, sensitivity and specificity as well.
 
     Raises:
-        ValueError: an unknown model, a multi-label dataset, or a run folder that is
-            a file or holds another or a finished run.
+        ValueError: an unknown model, a multi-label dataset, a detector with a
+            classification dataset (or the other way round), or a run folder that is a
+            file or holds another or a finished run.
         DatasetError: the data cannot be loaded (the message says what to do).
     """
-    from cnnlabs import datasets, evaluation, pipelines, recipes, training
-
-    if _is_detection(model, dataset):  # a grid detector or a dataset of boxes: its own chain
-        return _train_detection(
-            model, dataset, profile=profile, seed=seed, epochs=epochs, batch_size=batch_size,
-            overrides=overrides, model_options=model_options, data_options=data_options,
-            out=out, verbose=verbose, optimizer=optimizer, build_model=build_model,
-            prepare_data=prepare_data, plot=plot, evaluate=evaluate, log=log)
+    from cnnlabs import datasets, detection, pipelines, recipes, training
 
     say = log or (lambda _line: None)
     chosen_profile = config.get_profile(profile)
     check_model_name(model)
     backbone = backbone_name(model)
+    detect = _is_detection(model, dataset)
     if isinstance(dataset, str):
-        _check_single_label(dataset)
+        if not detect:
+            _check_single_label(dataset)
         dataset_name = datasets.info(dataset).name
     else:
         dataset_name = dataset.name
+    if detect:
+        _check_detection_pair(model, dataset, dataset_name, build_model)
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise RunFolderError(f"{out} is a file, not a run folder; choose another folder.")
 
@@ -245,23 +247,32 @@ def train(
     say(splits.describe())
     for note in splits.notes:
         say(f"  note: {note}")
-    one_hot = first.label_smoothing > 0
-    if hasattr(splits, "train") and hasattr(splits, "image_size"):  # image files
-        value_range = pipelines.RAW_PIXELS if backbone else pipelines.UNIT_PIXELS
-        data = pipelines.build_files(splits, first.batch_size, seed=seed, augment=first.augment,
-                                     value_range=value_range, one_hot=one_hot)
+    spec = None
+    if detect:  # the model's grid decides the targets, so it is built first
+        precision = training.set_precision(first)
+        network = _build(model, None, splits, chosen_profile, model_options, build_model)
+        spec = detection.spec_of(network)
+        data = detection.pipelines(splits, spec, first.batch_size, chosen_profile, seed=seed)
+        if prepare_data is not None:
+            data = prepare_data(data)
     else:
-        data = pipelines.build(splits, first.batch_size, chosen_profile, seed=seed,
-                               augment=first.augment, one_hot=one_hot,
-                               drop_remainder=first.drop_remainder)
-    if prepare_data is not None:
-        data = prepare_data(data)
-
-    precision = training.set_precision(first)  # before the model is built
+        one_hot = first.label_smoothing > 0
+        if hasattr(splits, "train") and hasattr(splits, "image_size"):  # image files
+            value_range = pipelines.RAW_PIXELS if backbone else pipelines.UNIT_PIXELS
+            data = pipelines.build_files(splits, first.batch_size, seed=seed,
+                                         augment=first.augment, value_range=value_range,
+                                         one_hot=one_hot)
+        else:
+            data = pipelines.build(splits, first.batch_size, chosen_profile, seed=seed,
+                                   augment=first.augment, one_hot=one_hot,
+                                   drop_remainder=first.drop_remainder)
+        if prepare_data is not None:
+            data = prepare_data(data)
+        precision = training.set_precision(first)  # before the model is built
+        network = _build(model, backbone, splits, chosen_profile, model_options, build_model)
+        _init_from_data(network, data)
     if precision != "float32":
         say(f"mixed precision: {precision}")
-    network = _build(model, backbone, splits, chosen_profile, model_options, build_model)
-    _init_from_data(network, data)
     # The folder is claimed once the data loads and the model builds: a run that cannot
     # start leaves no folder behind.
     run_dir = Path(out) if out is not None else config.new_run_dir(
@@ -270,10 +281,14 @@ def train(
         "model": model, "dataset": dataset_name, "profile": chosen_profile.name,
         "recipe": [asdict(r) for r in phases] if backbone else asdict(first), "seed": seed,
     }, reuse_finished=reuse_finished)
+    grid = "" if spec is None else (
+        f"; grid {spec.grid_size}x{spec.grid_size}, {spec.boxes} boxes per cell"
+        + ("" if spec.anchors is None else " (anchors)"))
     say(f"profile {chosen_profile.name}: "
         + " then ".join(f"{r.epochs} epochs, batch {r.batch_size}, {r.optimizer} lr "
                         f"{r.learning_rate} ({r.schedule})" for r in phases)
-        + f"; train {data.n_train}, val {data.n_val}, test {data.n_test}")
+        + f"{grid}; train {data.n_train}, val {data.n_val}, test {data.n_test}"
+        + (" images" if detect else ""))
     say(("resuming from the backup in " if resumed else "run folder: ") + str(run_dir))
 
     start = time.perf_counter()
@@ -296,6 +311,9 @@ def train(
         "dataset": dataset_name,
         "profile": chosen_profile.name,
         "recipe": asdict(first) if backbone is None else [asdict(r) for r in phases],
+        **({} if spec is None else {"grid": {
+            "grid_size": spec.grid_size, "boxes": spec.boxes, "classes": spec.classes,
+            "anchors": None if spec.anchors is None else [list(a) for a in spec.anchors]}}),
         "parameters": int(network.count_params()),
         "train_seconds": round(seconds, 1),  # this session's training
         "epochs_trained": len(rows),
@@ -310,24 +328,45 @@ def train(
         say(f"trained {len(rows)} epochs in {seconds:.0f} s; run folder: {run_dir}")
         return Run(model=network, data=data, recipes=phases, run_dir=run_dir, report=None,
                    results=extra, splits=splits, resumed=resumed, seconds=seconds)
+    report, title, headline = _evaluate(network, data, splits, first, run_dir, extra, detect)
+    say("")
+    if splits.is_mock:
+        say("WARNING: trained on MOCK data; these numbers say nothing about the model.")
+    say(f"{title}: {model} on {dataset_name} ({report.split}, "
+        + (f"{report.n_images} images)" if detect else f"n={report.n})"))
+    say(report.text)
+    timing = (f"in {seconds:.0f} s this session ({epoch_seconds:.0f} s of epochs over all "
+              f"sessions)" if resumed else f"in {seconds:.0f} s")
+    say(f"{headline} after {len(rows)} epochs {timing}")
+    say(f"run folder: {run_dir}")
+    return Run(model=network, data=data, recipes=phases, run_dir=run_dir, report=report,
+               results=report.to_dict(), splits=splits, resumed=resumed, seconds=seconds)
+
+
+def _evaluate(network: keras.Model, data: Any, splits: Any, recipe: Recipe, run_dir: Path,
+              extra: dict[str, Any], detect: bool) -> tuple[Any, str, str]:
+    """The test report of a run, its title, and its headline line.
+
+    A detector gets a ``detection.DetectionReport`` (decoded, NMS, mAP); a two-class
+    classifier a report whose threshold is chosen on the validation split (AUC,
+    sensitivity, specificity); any other classifier the plain report, with the recipe's
+    test-time augmentation.
+    """
+    from cnnlabs import detection, evaluation
+
+    if detect:
+        report = detection.evaluate_model(network, splits.test, splits.class_names,
+                                          split="test", run_dir=run_dir, extra=extra)
+        return (report, "Detection report",
+                f"test mAP@0.5 {report.map50:.4f}, mAP@[.5:.95] {report.map50_95:.4f}")
     if data.n_test and len(data.class_names) == 2:
         report = evaluation.evaluate_binary(network, data.val, data.y_val, data.test,
                                             data.y_test, data.class_names, run_dir=run_dir,
                                             extra=extra)
     else:
         report = evaluation.evaluate(network, data.test, data.y_test, data.class_names,
-                                     run_dir=run_dir, split="test", extra=extra, tta=first.tta)
-    say("")
-    if splits.is_mock:
-        say("WARNING: trained on MOCK data; these numbers say nothing about the model.")
-    say(f"Classification report: {model} on {dataset_name} ({report.split}, n={report.n})")
-    say(report.text)
-    timing = (f"in {seconds:.0f} s this session ({epoch_seconds:.0f} s of epochs over all "
-              f"sessions)" if resumed else f"in {seconds:.0f} s")
-    say(f"test accuracy {report.accuracy:.4f} after {len(rows)} epochs {timing}")
-    say(f"run folder: {run_dir}")
-    return Run(model=network, data=data, recipes=phases, run_dir=run_dir, report=report,
-               results=report.to_dict(), splits=splits, resumed=resumed, seconds=seconds)
+                                     run_dir=run_dir, split="test", extra=extra, tta=recipe.tta)
+    return report, "Classification report", f"test accuracy {report.accuracy:.4f}"
 
 
 def claim_run_folder(run_dir: Path, run: dict[str, Any], reuse_finished: bool = False) -> bool:
@@ -400,48 +439,11 @@ def _is_detection(model: str, dataset: Any) -> bool:
     return detection.is_detection_model(model) or detection.is_detection_dataset(dataset)
 
 
-def _train_detection(
-    model: str,
-    dataset: Any,
-    *,
-    profile: str | Profile | None,
-    seed: int,
-    epochs: int | None,
-    batch_size: int | None,
-    overrides: Mapping[str, Any] | None,
-    model_options: Mapping[str, Any] | None,
-    data_options: Mapping[str, Any] | None,
-    out: Path | str | None,
-    verbose: int | str,
-    optimizer: OptimizerFactory | None,
-    build_model: Callable[[tuple[int, ...], int], keras.Model] | None,
-    prepare_data: Callable[[Pipelines], Pipelines] | None,
-    plot: bool,
-    evaluate: bool,
-    log: Callable[[str], None] | None,
-) -> Run:
-    """:func:`train` for a grid detector on a detection dataset; the same arguments.
+def _check_detection_pair(model: str, dataset: Any, dataset_name: str,
+                          build_model: Callable[..., Any] | None) -> None:
+    """Refuse a detector with a classification dataset, or a classifier with boxes."""
+    from cnnlabs import detection
 
-    The steps are the classification chain's, with the detection library in place of the
-    classification pipelines and report: ``datasets.load`` gives images with boxes, the
-    model's :class:`~cnnlabs.detection.GridSpec` encodes them as YOLO targets
-    (``detection.pipelines``), ``training.fit`` trains with the model's YOLO loss into the
-    run folder (with its exact resume), and ``detection.evaluate_model`` decodes, applies
-    NMS and scores the test split: per-class AP, mAP@0.5 and mAP@[.5:.95] in
-    ``results.json``, ``detection_report.txt`` and ``detections.png``. The returned
-    :class:`Run`'s ``report`` is a ``detection.DetectionReport``.
-
-    Raises:
-        ValueError: a detector with a classification dataset or the other way round, an
-            unknown model, or a run folder that is a file or holds another run.
-        DatasetError: the data cannot be loaded (the message says what to do).
-    """
-    from cnnlabs import datasets, detection, models, recipes, training
-
-    say = log or (lambda _line: None)
-    chosen_profile = profile if isinstance(profile, Profile) else config.get_profile(profile)
-    check_model_name(model)
-    dataset_name = datasets.info(dataset).name if isinstance(dataset, str) else dataset.name
     if not detection.is_detection_dataset(dataset):
         raise ValueError(f"{model} is an object detector: train it on a detection dataset "
                          f"(images with boxes), such as mnist_detection; {dataset_name} is a "
@@ -449,82 +451,6 @@ def _train_detection(
     if build_model is None and not detection.is_detection_model(model):
         raise ValueError(f"{dataset_name} is a detection dataset (images with boxes): train a "
                          f"grid detector on it, such as yolo_grid, not the classifier {model}.")
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise RunFolderError(f"{out} is a file, not a run folder; choose another folder.")
-    changes = {"epochs": epochs, "batch_size": batch_size, **dict(overrides or {})}
-    recipe = recipes.recipe(model, chosen_profile, dataset_name, **changes)
-
-    config.seed_everything(seed)
-    if isinstance(dataset, str):
-        splits = datasets.load(dataset, chosen_profile, seed=seed, **dict(data_options or {}))
-    else:
-        splits = dataset
-    say(splits.describe())
-    for note in splits.notes:
-        say(f"  note: {note}")
-    precision = training.set_precision(recipe)  # before the model is built
-    if precision != "float32":
-        say(f"mixed precision: {precision}")
-    shape, classes = tuple(splits.input_shape), splits.num_classes
-    network = (build_model(shape, classes) if build_model is not None
-               else models.build(model, shape, classes, **dict(model_options or {})))
-    spec = detection.spec_of(network)
-    data = detection.pipelines(splits, spec, recipe.batch_size, chosen_profile, seed=seed)
-    if prepare_data is not None:
-        data = prepare_data(data)
-    run_dir = Path(out) if out is not None else config.new_run_dir(
-        f"{model}-{dataset_name}-{chosen_profile.name}")
-    resumed = claim_run_folder(run_dir, {
-        "model": model, "dataset": dataset_name, "profile": chosen_profile.name,
-        "recipe": asdict(recipe), "seed": seed,
-    })
-    say(f"profile {chosen_profile.name}: {recipe.epochs} epochs, batch {recipe.batch_size}, "
-        f"{recipe.optimizer} lr {recipe.learning_rate} ({recipe.schedule}); grid "
-        f"{spec.grid_size}x{spec.grid_size}, {spec.boxes} boxes per cell"
-        + ("" if spec.anchors is None else " (anchors)")
-        + f"; train {data.n_train}, val {data.n_val}, test {data.n_test} images")
-    say(("resuming from the backup in " if resumed else "run folder: ") + str(run_dir))
-
-    start = time.perf_counter()
-    training.fit(network, data, recipe, run_dir, verbose=verbose, optimizer=optimizer, plot=plot)
-    rows = training.read_history(run_dir)
-    seconds = time.perf_counter() - start
-    epoch_seconds = round(sum(row.get("seconds", 0.0) for row in rows), 1)
-    extra = {
-        "model": model,
-        "dataset": dataset_name,
-        "profile": chosen_profile.name,
-        "recipe": asdict(recipe),
-        "grid": {"grid_size": spec.grid_size, "boxes": spec.boxes, "classes": spec.classes,
-                 "anchors": None if spec.anchors is None else [list(a) for a in spec.anchors]},
-        "parameters": int(network.count_params()),
-        "train_seconds": round(seconds, 1),  # this session's training
-        "epochs_trained": len(rows),
-        "epoch_seconds_all_sessions": epoch_seconds,
-        "resumed": resumed,
-        "mock_data": bool(splits.is_mock),
-        "data_source": str(splits.source),
-        "seed": seed,
-        "environment": {k: v for k, v in config.environment().items() if k != "profile"},
-    }
-    if not evaluate:
-        say(f"trained {len(rows)} epochs in {seconds:.0f} s; run folder: {run_dir}")
-        return Run(model=network, data=data, recipes=[recipe], run_dir=run_dir, report=None,
-                   results=extra, splits=splits, resumed=resumed, seconds=seconds)
-    report = detection.evaluate_model(network, splits.test, splits.class_names, split="test",
-                                      run_dir=run_dir, extra=extra)
-    say("")
-    if splits.is_mock:
-        say("WARNING: trained on MOCK data; these numbers say nothing about the model.")
-    say(f"Detection report: {model} on {dataset_name} ({report.split}, {report.n_images} images)")
-    say(report.text)
-    timing = (f"in {seconds:.0f} s this session ({epoch_seconds:.0f} s of epochs over all "
-              f"sessions)" if resumed else f"in {seconds:.0f} s")
-    say(f"test mAP@0.5 {report.map50:.4f}, mAP@[.5:.95] {report.map50_95:.4f} after "
-        f"{len(rows)} epochs {timing}")
-    say(f"run folder: {run_dir}")
-    return Run(model=network, data=data, recipes=[recipe], run_dir=run_dir, report=report,
-               results=report.to_dict(), splits=splits, resumed=resumed, seconds=seconds)
 
 
 # --- Data-dependent initialisation (airbench94's patch whitening) ---
