@@ -13,7 +13,7 @@ import pytest
 from cnnlabs import exercises
 from cnnlabs.exercises import assign
 
-LABS = list(range(1, 9))
+LABS = list(range(1, 11))
 
 #: What each lab's kernel holds when its exercises run (imports and lab variables).
 CONTEXTS = {
@@ -129,6 +129,32 @@ rng = np.random.default_rng(0)
 y_test = np.r_[np.zeros(234, int), np.ones(390, int)]
 scores = np.clip(rng.normal(0.35 + 0.3 * y_test, 0.2), 0, 1)
 report = evaluation.binary_report(y_test, scores, 0.5, ["NORMAL", "PNEUMONIA"])
+""",
+    9: """\
+import keras
+import numpy as np
+from cnnlabs import arithmetic, explain
+# The three nearest of ten gallery digits for each of four queries, in pixel and in
+# feature space: their first neighbours all agree, the others do not all.
+gallery_labels = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
+query_labels = np.array([0, 1, 2, 3])
+pixel_neighbours = explain.Neighbours(np.array([[0, 1, 4], [5, 2, 3], [6, 0, 1], [3, 7, 9]]),
+                                      np.zeros((4, 3), "float32"))
+feature_neighbours = explain.Neighbours(np.array([[0, 4, 8], [1, 5, 9], [2, 6, 3], [7, 3, 0]]),
+                                        np.zeros((4, 3), "float32"))
+""",
+    10: """\
+import numpy as np
+from cnnlabs import detection
+from cnnlabs.detection import GridSpec
+# The detector's test report: digit 1 has the lowest AP@0.5.
+ap50 = [0.95, 0.81, 0.92, 0.93, 0.93, 0.93, 0.93, 0.92, 0.87, 0.91]
+ap50_95 = [0.66, 0.41, 0.60, 0.62, 0.61, 0.62, 0.63, 0.60, 0.55, 0.58]
+report = detection.DetectionReport(
+    split="test", n_images=200, class_names=[str(d) for d in range(10)], n_objects=[50] * 10,
+    n_detections=[80] * 10, ap50=ap50, ap50_11=[v - 0.03 for v in ap50], ap50_95=ap50_95,
+    map50=float(np.mean(ap50)), map50_11=float(np.mean(ap50)) - 0.03,
+    map50_95=float(np.mean(ap50_95)))
 """,
 }
 
