@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,14 @@ LABS: tuple[Lab, ...] = (
     Lab(8, "chest_xray_transfer_learning",
         "Chest X-rays: transfer learning, thresholds and Grad-CAM",
         "Kaggle chest X-ray (Kermany et al.)", "MobileNetV2 (ImageNet) fine-tuned"),
+    Lab(9, "what_a_cnn_sees",
+        "What a CNN sees: filters, feature maps, attributions and synthesised images",
+        "MNIST, CIFAR-10, PneumoniaMNIST", "LeNet, MiniVGGNet, small ResNet (trained small)"),
+    Lab(10, "detection_from_the_grid_up",
+        "Detection from the grid up: IoU, NMS, anchors, YOLO and mAP",
+        "MNIST digits on a 64x64 canvas, with boxes (generated)", "yolo_grid (YOLO v1 layout)"),
+    Lab(11, "fast_cifar10", "How fast can a CNN learn CIFAR-10? airbench94's tricks one by one",
+        "CIFAR-10", "MiniVGGNet, airbench94"),
 )
 
 
@@ -100,10 +109,87 @@ def colab_badge(lab: Lab, repo: str | None = None, branch: str | None = None) ->
     return f"[![Open In Colab]({COLAB_BADGE_IMG})]({colab_url(lab, repo, branch)})"
 
 
+def student_dir() -> Path:
+    """The folder of the student notebooks that ``cnnlabs assign`` writes: ``labs/student/``."""
+    return labs_dir() / "student"
+
+
+def student_colab_url(lab: Lab, repo: str | None = None, branch: str | None = None) -> str:
+    """The Colab address of the student notebook of ``lab`` (in ``labs/student/``)."""
+    repo, branch = repo or config.REPO, branch or config.BRANCH
+    return (f"https://colab.research.google.com/github/{repo}/blob/{branch}/labs/student/"
+            f"{lab.filename}")
+
+
+def student_badge(lab: Lab, repo: str | None = None, branch: str | None = None) -> str:
+    """Markdown for the "Open in Colab" badge of the student notebook of ``lab``."""
+    return f"[![Open In Colab]({COLAB_BADGE_IMG})]({student_colab_url(lab, repo, branch)})"
+
+
+def replace_badge(text: str, badge: str) -> str:
+    """``text`` with every "Open In Colab" badge replaced by ``badge``."""
+    return _BADGE_RE.sub(lambda _m: badge, text)
+
+
 def install_line(repo: str | None = None, branch: str | None = None) -> str:
     """The ``%pip`` line a notebook's setup cell runs inside Colab."""
     repo, branch = repo or config.REPO, branch or config.BRANCH
     return f'%pip install -q "cnnlabs @ git+https://github.com/{repo}@{branch}"'
+
+
+#: What a missing cnnlabs tells the student, in every lab's setup cell.
+_NOT_INSTALLED = (
+    "cnnlabs is not installed, so this lab cannot run. In Colab the %pip line above "
+    "installs it from {url}: read its output. If that repository is wrong (a fork, or a "
+    "copy elsewhere), change it on the %pip line; or build a wheel in a checkout "
+    "(python -m pip wheel . --no-deps -w dist), upload it with the Files panel, run "
+    "%pip install cnnlabs-*.whl, and run this cell again. Locally: pip install -e . in the "
+    "checkout."
+)
+
+
+def setup_block(repo: str | None = None, branch: str | None = None) -> str:
+    """The lines every lab's setup cell starts with: install in Colab, import or explain, home.
+
+    The install runs only inside Colab. When ``import cnnlabs`` still fails, the cell
+    stops with what happened and what to do instead of a bare traceback. Then
+    ``config.use_home()`` keeps data and runs on Google Drive when ``CNNLABS_HOME`` asks
+    for it. Running the cell twice, or again after a kernel restart, is harmless.
+    ``cnnlabs labs sync`` writes this block into every notebook.
+    """
+    url = f"https://github.com/{repo or config.REPO}"
+    message = _NOT_INSTALLED.format(url=url)
+    wrapped = textwrap.wrap(message, width=84, break_on_hyphens=False)
+    quoted = "\n".join(f'        "{line} "' for line in wrapped[:-1])
+    quoted += ("\n" if quoted else "") + f'        "{wrapped[-1]}"'
+    return "\n".join([
+        "# Setup: in Colab this installs cnnlabs; locally, run `pip install -e .` in the "
+        "checkout once.",
+        "import sys",
+        'if "google.colab" in sys.modules:',
+        f"    {install_line(repo, branch)}",
+        "try:",
+        "    import cnnlabs",
+        "except ModuleNotFoundError:",
+        "    raise SystemExit(",
+        quoted + ") from None",
+        "from cnnlabs import config",
+        'from cnnlabs.exercises import check  # check("03.2") marks exercise 03.2',
+        "",
+        "config.use_home()  # data and runs on Google Drive when CNNLABS_HOME asks for it",
+    ])
+
+
+def _sync_setup(source: str) -> str:
+    """``source`` (a setup cell) with its leading block replaced by :func:`setup_block`."""
+    lines = source.split("\n")
+    ends = [i for i, line in enumerate(lines) if line.startswith("config.use_home(")]
+    if not ends:  # a cell from before the block existed: it ended at the install line
+        ends = [i for i, line in enumerate(lines) if "%pip install" in line]
+    if not ends:
+        return source
+    rest = lines[ends[0] + 1:]
+    return setup_block() + ("\n" + "\n".join(rest) if rest else "")
 
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
@@ -135,19 +221,66 @@ def config_repo_url() -> str:
 
 
 def readme_table() -> str:
-    """The Markdown lab table of the README."""
-    rows = ["| lab | topic | dataset | model | Colab |", "|---|---|---|---|---|"]
+    """The Markdown lab table of the README: each lab, its notebook and its student version.
+
+    The student column links the notebook ``cnnlabs assign`` writes for each lab with
+    exercises (``labs/student/``), with its own Colab badge.
+    """
+    from cnnlabs.exercises import labs_with_exercises
+
+    graded = set(labs_with_exercises())
+    rows = ["| lab | topic | dataset | model | Colab | student version |",
+            "|---|---|---|---|---|---|"]
     for lab in LABS:
+        student = (f"[notebook](labs/student/{lab.filename}) {student_badge(lab)}"
+                   if lab.number in graded else "-")
         rows.append(
             f"| [{lab.number:02d}](labs/{lab.filename}) | {lab.title} | {lab.dataset} | "
-            f"{lab.model} | {colab_badge(lab)} |"
+            f"{lab.model} | {colab_badge(lab)} | {student} |"
         )
     return "\n".join(rows)
 
 
-def sync(readme: Path | None = None) -> list[Path]:
-    """Bring every notebook's badge/install line and the README table in step with REPO.
+TIMES_START = "<!-- lab-times:start -->"
+TIMES_END = "<!-- lab-times:end -->"
+_TIMES_RE = re.compile(re.escape(TIMES_START) + r".*?" + re.escape(TIMES_END), re.S)
 
+
+def times_block(lab: Lab) -> str:
+    """The expected-time block of ``lab``'s notebook, between its marker comments.
+
+    Lab 00 holds every lab's estimate (``budget.summary_table``); every other lab its own
+    table per profile (``budget.time_table``), both from ``cnnlabs/lab_costs.json``.
+    """
+    from cnnlabs import budget
+
+    if lab.number == 0:
+        body = budget.summary_table(cells=budget.LAB_TABLE_CELLS) + "\n\n" + budget.caption()
+    else:
+        body = budget.time_table(lab.number)
+    return f"{TIMES_START}\n{body}\n{TIMES_END}"
+
+
+def _sync_times(cells: list[Any], lab: Lab) -> bool:
+    """Refresh the expected-time block of a notebook's cells (added to the title cell)."""
+    block = times_block(lab)
+    for cell in cells:
+        if cell.cell_type == "markdown" and TIMES_START in cell.source:
+            synced = _TIMES_RE.sub(lambda _m: block, cell.source)
+            changed = synced != cell.source
+            cell.source = synced
+            return changed
+    if cells and cells[0].cell_type == "markdown":
+        cells[0].source = cells[0].source.rstrip("\n") + "\n\n" + block
+        return True
+    return False
+
+
+def sync(readme: Path | None = None) -> list[Path]:
+    """Bring every notebook's badge, setup block, time table and the README table in step.
+
+    The badges, install lines and clone commands follow REPO; the expected-time tables
+    follow ``cnnlabs/lab_costs.json`` and the lab plans (:func:`times_block`).
     Returns the files that changed.
     """
     import nbformat
@@ -158,9 +291,12 @@ def sync(readme: Path | None = None) -> list[Path]:
         if not path.is_file():
             continue
         nb = nbformat.read(path, as_version=4)
-        dirty = False
+        dirty = _sync_times(nb.cells, lab)
+        setup = next((c for c in nb.cells if c.cell_type == "code"), None)
         for cell in nb.cells:
             synced = sync_text(cell.source, lab)
+            if cell is setup:
+                synced = _sync_setup(synced)
             if synced != cell.source:
                 cell.source, dirty = synced, True
         if dirty:  # written the way Jupyter writes it, so the diff is only the changed lines
@@ -224,8 +360,9 @@ def template_problems(path: Path) -> list[str]:
     if "## summary" not in headings:
         problems.append("no 'Summary' section")
     code = [c for c in cells if c.get("cell_type") == "code"]
-    if not code or install_line() not in _source(code[0]):
-        problems.append(f"the first code cell is not the setup cell with: {install_line()}")
+    if not code or not _source(code[0]).startswith(setup_block()):
+        problems.append("the first code cell does not start with the setup block "
+                        "(labs.setup_block(); `cnnlabs labs sync` writes it)")
     for i, cell in enumerate(code[1:], start=2):
         if "pip install" in _source(cell):
             problems.append(f"code cell {i} installs packages outside the setup cell")
@@ -276,6 +413,70 @@ def _fits_without_verbose_2(source: str) -> list[int]:
         if not (verbose and isinstance(verbose[0], ast.Constant) and verbose[0].value == 2):
             missing.append(node.lineno)
     return sorted(missing)
+
+
+def _figure_functions() -> set[str]:
+    """``module.function`` names whose call makes a figure that a notebook should show."""
+    import inspect
+
+    from cnnlabs import explain, plots
+
+    names = {f"plots.{name}" for name, fn in vars(plots).items()
+             if inspect.isfunction(fn) and not name.startswith("_")
+             and fn.__module__ == plots.__name__
+             and "Figure" in str(inspect.signature(fn).return_annotation)}
+    names |= {f"explain.{name}" for name in vars(explain) if name.startswith("plot_")}
+    return names | {"plt.show"}
+
+
+def figure_calls(source: str) -> list[tuple[int, bool]]:
+    """The calls in a code cell that must each show a figure: ``(line, inside a loop)``.
+
+    A call of a ``plots`` or ``explain.plot_*`` function without ``path=`` (with a
+    path it saves instead of showing), or ``plt.show()``.
+    """
+    import ast
+
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line
+             for line in source.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return []
+    wanted = _figure_functions()
+    found: list[tuple[int, bool]] = []
+
+    def visit(node: ast.AST, looped: bool) -> None:
+        looped = looped or isinstance(node, (ast.For, ast.While, ast.comprehension))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name) \
+                and f"{node.func.value.id}.{node.func.attr}" in wanted \
+                and not any(k.arg == "path" for k in node.keywords):
+            found.append((node.lineno, looped))
+        for child in ast.iter_child_nodes(node):
+            visit(child, looped)
+
+    visit(tree, False)
+    return found
+
+
+def figure_problem(source: str, outputs: list[dict[str, Any]]) -> str | None:
+    """Why the outputs of an executed cell lack the figures its calls should show, or ``None``.
+
+    Each figure call (:func:`figure_calls`) outside a loop must have shown exactly one
+    image, so a figure never goes missing and never shows twice; calls inside a loop
+    must have shown at least one image each.
+    """
+    calls = figure_calls(source)
+    if not calls:
+        return None
+    images = sum(1 for out in outputs if "image/png" in (out.get("data") or {}))
+    once = sum(1 for _, looped in calls if not looped)
+    if images < len(calls) or (once == len(calls) and images != once):
+        lines = ", ".join(str(line) for line, _ in calls)
+        return (f"the cell's figure calls (lines {lines}) should show {len(calls)} "
+                f"image(s){'' if once == len(calls) else ' or more'}, but it shows {images}")
+    return None
 
 
 def run(number: int, profile: str | None = None, out: Path | None = None,

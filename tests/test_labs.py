@@ -28,6 +28,13 @@ def _good_notebook() -> dict:
     return json.loads((LABS_DIR / labs.get(3).filename).read_text())
 
 
+def _before_exercises(cells: list[dict]) -> list[dict]:
+    """The cells in front of the '## Exercises' section (the section and its exercises gone)."""
+    start = next(i for i, cell in enumerate(cells)
+                 if "".join(cell["source"]).startswith("## Exercises"))
+    return cells[:start]
+
+
 def _write(tmp_path: Path, nb: dict) -> Path:
     path = tmp_path / labs.get(3).filename
     path.write_text(json.dumps(nb))
@@ -43,7 +50,7 @@ def _write(tmp_path: Path, nb: dict) -> Path:
         (lambda nb: nb["cells"].pop(0), "H1 title"),
         (lambda nb: nb["cells"][0].update(source="# 03 · LeNet\n\nno badge"), "Colab badge"),
         (lambda nb: nb["metadata"].pop("kernelspec"), "kernelspec"),
-        (lambda nb: nb["cells"].pop(), "Exercises"),
+        (lambda nb: nb.update(cells=_before_exercises(nb["cells"])), "Exercises"),
         (lambda nb: nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
                                         "execution_count": None,
                                         "source": "%pip install numpy"}), "outside the setup"),
@@ -136,3 +143,65 @@ def test_sync_follows_only_the_cloned_folder(monkeypatch):
                           None) == "(`git clone https://github.com/someone/my.fork && cd my.fork`)."
     assert labs.sync_text("git clone https://github.com/cnnlabs/cnnlabs.git && cd elsewhere",
                           None) == "git clone https://github.com/someone/my.fork && cd elsewhere"
+
+
+def _image() -> dict:
+    return {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo="}}
+
+
+@pytest.mark.parametrize(("source", "images", "problem"), [
+    ("plots.montage(x)", 1, None),
+    ("plots.montage(x)", 0, "shows 0"),  # a figure that never appears
+    ("plots.montage(x)", 2, "shows 2"),  # shown twice
+    ("plots.training_curves(rows, path=p)", 0, None),  # saved, not shown
+    ("for r in runs:\n    plots.roc_curve(r)", 3, None),
+    ("for r in runs:\n    plots.roc_curve(r)", 0, "or more"),
+    ("explain.plot_gradcam(model, x)\nplt.show()", 2, None),
+    ("%time plots.montage(x)\nprint(1)", 0, None),  # a line magic is not parsed
+    ("print('no figure')", 0, None),
+])
+def test_figure_problem_counts_the_images_each_figure_call_shows(source, images, problem):
+    found = labs.figure_problem(source, [_image()] * images)
+    assert (found is None) if problem is None else (problem in found)
+
+
+def _runnable(block: str) -> str:
+    """The setup block as plain Python: the Colab-only %pip line becomes a no-op."""
+    return "\n".join("    pass" if line.lstrip().startswith("%pip") else line
+                     for line in block.splitlines())
+
+
+def test_the_setup_block_explains_a_missing_cnnlabs_instead_of_a_traceback(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cnnlabs", None)  # import cnnlabs now fails
+    with pytest.raises(SystemExit) as stopped:
+        exec(_runnable(labs.setup_block()), {})
+    message = str(stopped.value)
+    assert "cnnlabs is not installed" in message
+    assert f"https://github.com/{config.REPO}" in message
+    assert "pip wheel . --no-deps -w dist" in message and "%pip install cnnlabs-*.whl" in message
+
+
+def test_the_setup_block_can_run_twice_in_one_kernel(monkeypatch):
+    monkeypatch.delenv(config.HOME_ENV, raising=False)
+    namespace: dict = {}
+    for _ in range(2):
+        exec(_runnable(labs.setup_block()), namespace)
+    assert namespace["config"] is config
+
+
+def test_sync_writes_the_setup_block_into_an_old_setup_cell(tmp_path, monkeypatch):
+    folder = tmp_path / "labs"
+    folder.mkdir()
+    nb = _good_notebook()
+    setup = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    setup["source"] = ("# Setup\nimport sys\nif \"google.colab\" in sys.modules:\n"
+                       f"    {labs.install_line()}\n\nimport numpy as np\n")
+    (folder / labs.get(3).filename).write_text(json.dumps(nb))
+    monkeypatch.setenv("CNNLABS_LABS_DIR", str(folder))
+    labs.sync(tmp_path / "no-readme.md")
+    rewritten = json.loads((folder / labs.get(3).filename).read_text())
+    source = "".join(next(c for c in rewritten["cells"] if c["cell_type"] == "code")["source"])
+    assert source == labs.setup_block() + "\n\nimport numpy as np\n"
+    assert labs.template_problems(folder / labs.get(3).filename) == []
