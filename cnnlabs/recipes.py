@@ -280,6 +280,46 @@ def _airbench_recipes() -> dict[str, Recipe]:
 RECIPES["airbench94"] = _airbench_recipes()
 
 
+def shortened(recipe: Recipe, epochs: int, batch_size: int | None = None) -> Recipe:
+    """``recipe`` for a run of ``epochs`` epochs at ``batch_size``, its shares of the run kept.
+
+    The learning rate scales with the batch size (the linear scaling rule: each image
+    moves the weights as much as before); the weight decay, an L2 term in a batch-mean
+    loss, stays. The epoch counts that mark a share of the run, ``lookahead_start`` and
+    the ``freeze_after`` epochs, keep their share, rounded: airbench94's 3 of 10 epochs
+    become 1 of 3. A short run on a training subset needs this: at batch 1,024 three
+    epochs of 7,200 images would be 21 steps.
+
+    Args:
+        recipe: the recipe to shorten (e.g. ``RECIPES["airbench94"]["cpu"]``).
+        epochs: the epochs of the short run.
+        batch_size: its batch size (``None``: the recipe's).
+
+    Raises:
+        ValueError: for epochs or a batch size under 1.
+    """
+    batch_size = recipe.batch_size if batch_size is None else batch_size
+    if not (is_integer(epochs) and epochs >= 1 and is_integer(batch_size) and batch_size >= 1):
+        raise ValueError(f"A shortened recipe needs whole epochs and a batch size of 1 or more; "
+                         f"got epochs={epochs!r}, batch_size={batch_size!r}.")
+    share = int(epochs) / recipe.epochs
+    return replace(
+        recipe, epochs=int(epochs), batch_size=int(batch_size),
+        learning_rate=recipe.learning_rate * int(batch_size) / recipe.batch_size,
+        lookahead_start=round(recipe.lookahead_start * share),
+        freeze_after=tuple((pattern, float(round(e * share)))
+                           for pattern, e in recipe.freeze_after))
+
+
+# airbench94 at lab 11's budget: a few epochs on a training subset, at a batch size that
+# still leaves enough steps (``full``, on a GPU, is the recipe itself).
+RECIPES["airbench94_short"] = {
+    "smoke": shortened(RECIPES["airbench94"]["cpu"], 1, 128),
+    "cpu": shortened(RECIPES["airbench94"]["cpu"], 3, 256),
+    "full": RECIPES["airbench94"]["full"],
+}
+
+
 def _medical_recipes(base: Recipe, cpu_epochs: int, full_epochs: int,
                      mixed_precision: bool = False) -> dict[str, Recipe]:
     """The three profiles of a medical recipe: one constant-rate epoch in smoke."""

@@ -280,7 +280,7 @@ def conv_group(x, filters: int, bn_momentum: float, name: str):
 @register("airbench94")
 def airbench94(input_shape: Sequence[int], classes: int | None, *,
                widths: Sequence[int] = (64, 256, 256), whitening_kernel: int = 2,
-               bn_momentum: float = 0.6, logit_scale: float = 1 / 9,
+               whitening: bool = True, bn_momentum: float = 0.6, logit_scale: float = 1 / 9,
                mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD,
                include_top: bool = True, pooling: str | None = None) -> keras.Model:
     """airbench94: 1,973,944 parameters on 32x32x3 with 10 classes.
@@ -293,6 +293,10 @@ def airbench94(input_shape: Sequence[int], classes: int | None, *,
         classes: output classes (ignored with ``include_top=False``).
         widths: the filters of the three blocks.
         whitening_kernel: the side of the whitening patches.
+        whitening: True: the first layer is the frozen :class:`PatchWhitening`, set from
+            the data; False: a trainable ``k x k`` convolution named ``patch_conv`` with
+            as many filters takes its place (PyTorch's default uniform initialisation,
+            zero bias), learned like any other layer: the ablation lab 11 measures.
         bn_momentum: the BatchNorms' moving-average momentum (Keras' convention: the
             share of the old value kept; PyTorch's ``momentum=0.4``).
         logit_scale: the logits are multiplied by this before the softmax.
@@ -317,7 +321,12 @@ def airbench94(input_shape: Sequence[int], classes: int | None, *,
     # rounding of float16 or bfloat16 pixels as much. They are a sliver of the compute.
     x = layers.Normalization(mean=list(mean), variance=[s * s for s in std],
                              dtype="float32", name="normalize")(inputs)
-    x = PatchWhitening(whitening_kernel, dtype="float32", name="whiten")(x)
+    if whitening:
+        x = PatchWhitening(whitening_kernel, dtype="float32", name="whiten")(x)
+    else:
+        x = layers.Conv2D(2 * whitening_kernel * whitening_kernel * shape[2], whitening_kernel,
+                          kernel_initializer=torch_default(), dtype="float32",
+                          name="patch_conv")(x)
     x = layers.Activation("gelu", name="whiten_gelu")(x)
     for i, width in enumerate(widths, start=1):
         x = conv_group(x, int(width), bn_momentum, name=f"block{i}")
