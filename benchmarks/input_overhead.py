@@ -31,20 +31,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import statistics
 import time
-from pathlib import Path
 
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux), else the platform's processor string."""
-    info = Path("/proc/cpuinfo")
-    if info.is_file():
-        for line in info.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
+from train_row import cpu_model
 
 
 def keras_layer_pipeline(x, y, batch_size, augment, seed, num_classes):

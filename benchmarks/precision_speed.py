@@ -4,14 +4,19 @@ Usage (from the repository root, on a GPU machine):
 
     python benchmarks/precision_speed.py [MODEL ...] [--steps 50] [--budget 120]
 
+and on a CPU with bfloat16 instructions (AVX512_BF16 or AMX), without XLA:
+
+    python benchmarks/precision_speed.py airbench94 --policy mixed_bfloat16 --no-xla --steps 10
+
 For each model (default: one of each CIFAR family) it builds the network as
 ``cnnlabs train`` does for its ``full`` recipe (batch size, optimizer, loss) and times
 the same training step twice in one process: in float32 without XLA, then under the
-``mixed_float16`` policy with ``jit_compile=True``. The data is one random batch held
-in memory and repeated, so the figures are the model's compute alone. It prints one
-row per model as soon as it is measured: steps/s and images/s of both, and their
-ratio. ``--budget`` (seconds) stops starting new models once it is spent. Nothing
-is asserted: speed is recorded, not tested.
+``mixed_float16`` policy (``--policy``) with ``jit_compile=True`` (``--no-xla``:
+without). The data is one random batch held in memory and repeated, so the figures
+are the model's compute alone. It prints one row per model as soon as it is
+measured: steps/s and images/s of both, and their ratio. ``--budget`` (seconds)
+stops starting new models once it is spent. Nothing is asserted: speed is
+recorded, not tested.
 """
 
 from __future__ import annotations
@@ -66,17 +71,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="timed steps per figure")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds after which no new model is started")
+    parser.add_argument("--policy", default="mixed_float16",
+                        help="the dtype policy compared with float32 (mixed_bfloat16 on a CPU)")
+    parser.add_argument("--no-xla", dest="xla", action="store_false",
+                        help="compile the compared step without XLA")
     args = parser.parse_args()
+    fast_name = args.policy + (" + XLA" if args.xla else "")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from cnnlabs import config
 
     gpus = config.gpu_names()
     hardware = ", ".join(gpus) if gpus else f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
-    print(f"float32 vs mixed_float16 + XLA, training steps/s, {args.steps} timed steps; "
+    print(f"float32 vs {fast_name}, training steps/s, {args.steps} timed steps; "
           f"{hardware}", flush=True)
-    print("| model | batch | float32 steps/s | mixed+XLA steps/s | ratio | float32 img/s | "
-          "mixed+XLA img/s |", flush=True)
+    print(f"| model | batch | float32 steps/s | {fast_name} steps/s | ratio | float32 img/s | "
+          f"{fast_name} img/s |", flush=True)
     print("|---|---|---|---|---|---|---|", flush=True)
     start = time.perf_counter()
     for name in args.models:
@@ -86,7 +96,7 @@ def main() -> None:
             continue
         try:
             plain, batch = steps_per_second(name, "float32", False, args.steps)
-            fast, _ = steps_per_second(name, "mixed_float16", True, args.steps)
+            fast, _ = steps_per_second(name, args.policy, args.xla, args.steps)
         except Exception as exc:  # one model's failure must not hide the others' rows
             print(f"| {name} | FAILED: {type(exc).__name__}: {str(exc)[:200]} |", flush=True)
             continue
