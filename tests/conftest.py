@@ -45,6 +45,19 @@ def _isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNNLABS_RUNS_DIR", str(tmp_path / "runs"))
 
 
+@pytest.fixture(autouse=True)
+def _home_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$CNNLABS_HOME`` as it was before the test, whatever ``config.use_home`` set.
+
+    ``use_home`` sets the variable itself, and the notebook kernels that the same test
+    process starts later inherit its environment.
+    """
+    original = os.environ.get("CNNLABS_HOME")
+    monkeypatch.setenv("CNNLABS_HOME", original or "")  # recorded: restored afterwards
+    if original is None:
+        monkeypatch.delenv("CNNLABS_HOME")
+
+
 @pytest.fixture
 def urlopen_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Make any call to urlopen fail the test; the list records the attempted URLs."""

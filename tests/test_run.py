@@ -26,7 +26,7 @@ RANKS = {
     "models": 3, "plots": 3,
     "recipes": 4, "training": 4, "optim": 4, "backup": 4,
     "evaluation": 5, "explain": 5, "detection": 5,
-    "run": 6, "labs": 6, "exercises": 6, "budget": 6, "lab_models": 6,
+    "run": 6, "labs": 6, "exercises": 6, "budget": 6, "lab_models": 6, "tricks": 6,
     "cli": 7,
     "__main__": 8,
 }
