@@ -20,6 +20,7 @@ that holds a finished run, or another run's backup, is refused.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -149,6 +150,28 @@ def fit_transfer(model: keras.Model, data: Pipelines, phases: Sequence[Recipe],
     return histories
 
 
+def _keeps_dtype_policy(function: Callable[..., Run]) -> Callable[..., Run]:
+    """``function`` with Keras' global dtype policy put back when it returns or raises.
+
+    A recipe sets the policy before its model is built (``training.set_precision``);
+    the model keeps it, and a model built after the run, in a notebook or a test,
+    must not compute in the last recipe's bfloat16 or float16 by surprise.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Run:
+        import keras
+
+        policy = keras.config.dtype_policy()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(policy)
+
+    return wrapper
+
+
+@_keeps_dtype_policy
 def train(
     model: str,
     dataset: str | Splits | ImageFolderSplits,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,15 @@ def urlopen_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
     return calls
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy() -> Iterator[None]:
+    """Each test starts and ends with Keras' global dtype policy at float32.
+
+    A test that sets a recipe's precision (bfloat16, float16) must not change the
+    numbers of the tests that run after it in the same process.
+    """
+    yield
+    if "keras" in sys.modules:
+        sys.modules["keras"].config.set_dtype_policy("float32")

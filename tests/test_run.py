@@ -229,3 +229,15 @@ def test_cli_and_benchmarks_reach_training_only_through_run():
     for script in sorted(BENCHMARKS.glob("*.py")):
         text = script.read_text()
         assert "training.fit(" not in text, script.name
+
+
+def test_train_leaves_the_global_dtype_policy_as_it_found_it(tmp_path, monkeypatch):
+    import keras
+
+    from cnnlabs import training
+
+    monkeypatch.setattr(training, "cpu_bfloat16_supported", lambda: True)
+    result = run.train("lenet", _noise_splits(), profile="smoke", out=tmp_path / "run",
+                       overrides={"cpu_bfloat16": True}, verbose=0, plot=False, log=None)
+    assert result.model.get_layer(index=1).compute_dtype == "bfloat16"  # the recipe's
+    assert keras.config.dtype_policy().name == "float32"  # the next model's default
