@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 import io
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -123,6 +123,22 @@ def compare_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
     return _finish(fig, path)
 
 
+
+def _show_images(axes: Any, images: Any) -> Iterator[tuple[int, Any]]:
+    """Each image drawn on its axes of a grid (greyscale for one channel), all axes off.
+
+    Yields ``(index, axes)`` of the drawn images, for their titles or boxes.
+    """
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(images):
+            continue
+        image = np.asarray(images[i])
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        yield i, ax
+
 def montage(images: np.ndarray, labels: Sequence[int] | None = None,
             class_names: Sequence[str] | None = None, ncols: int = 8,
             path: Path | str | None = None, title: str | None = None) -> Figure:
@@ -130,14 +146,7 @@ def montage(images: np.ndarray, labels: Sequence[int] | None = None,
     n = len(images)
     nrows = max(1, -(-n // ncols))
     fig, axes = _figure(ncols, nrows, (1.3 * ncols, 1.5 * nrows))
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
-        image = np.asarray(images[i])
-        if image.ndim == 3 and image.shape[-1] == 1:
-            image = image[..., 0]
-        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    for i, ax in _show_images(axes, images):
         if labels is not None:
             label = int(labels[i])
             ax.set_title(class_names[label] if class_names else str(label), fontsize=9)
@@ -291,14 +300,7 @@ def detections(images: np.ndarray, true_boxes: Sequence, true_classes: Sequence,
     n = len(images)
     nrows = max(1, -(-n // ncols))
     fig, axes = _figure(ncols, nrows, (2.4 * ncols, 2.5 * nrows))
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
-        image = np.asarray(images[i])
-        if image.ndim == 3 and image.shape[-1] == 1:
-            image = image[..., 0]
-        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    for i, ax in _show_images(axes, images):
         draw_boxes(ax, true_boxes[i], true_classes[i], class_names)
         if pred_boxes is not None:
             scores = None if pred_scores is None else np.asarray(pred_scores[i])

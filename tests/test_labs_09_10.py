@@ -1,46 +1,8 @@
-"""Labs 09 and 10 behind their notebooks: their plans, and a detector run that a lab reloads."""
+"""Labs 09 and 10 behind their notebooks: their plans (a reloaded detector run: test_yolo)."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
-from cnnlabs import budget, config, lab_models, run
-from cnnlabs.run import RunFolderError
-
-
-def _tiny_detection_set(n_train: int = 48, n_test: int = 16):
-    """A small detection set from mock digits (no data cache needed)."""
-    from cnnlabs.datasets import mnist_detection
-    from cnnlabs.datasets.catalog import CATALOG
-    from cnnlabs.datasets.mockdata import mock_splits
-
-    pool = mock_splits(CATALOG["mnist"], 40, 20)
-    settings = mnist_detection.Settings(canvas=32, digit_sizes=(10, 16), max_digits=2)
-    return mnist_detection.DetectionSplits(
-        name="tiny_detection",
-        train=mnist_detection.generate(pool.x_train, pool.y_train, n_train, settings=settings),
-        test=mnist_detection.generate(pool.x_test, pool.y_test, n_test, settings=settings,
-                                      stream=1),
-        class_names=[str(d) for d in range(10)], source="test", is_mock=True)
-
-
-def test_a_finished_detector_run_is_reloaded_not_trained_again(tmp_path):
-    data = _tiny_detection_set()
-    options = {"filters": (8, 8, 16, 32)}
-    first = run.train("yolo_grid", data, profile="smoke", out=tmp_path / "run", verbose=0,
-                      log=None, model_options=options, reuse_finished=True)
-    images = data.test.images[:4].astype("float32") / 255.0
-    again = run.train("yolo_grid", data, profile="smoke", out=tmp_path / "run", verbose=0,
-                      log=None, model_options=options, reuse_finished=True)
-    assert again.resumed and again.run_dir == first.run_dir
-    assert again.results["epochs_trained"] == 1  # the history holds the one epoch, not two
-    np.testing.assert_allclose(again.model.predict(images, verbose=0),
-                               first.model.predict(images, verbose=0), atol=1e-6)
-    assert again.report.map50 == pytest.approx(first.report.map50)
-    with pytest.raises(RunFolderError, match="already holds a finished run"):
-        run.train("yolo_grid", data, profile="smoke", out=tmp_path / "run", verbose=0,
-                  log=None, model_options=options)
+from cnnlabs import budget, config, lab_models
 
 
 def test_lab_09_plans_the_course_networks_as_lab_models_trains_them():

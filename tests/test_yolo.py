@@ -233,3 +233,21 @@ def test_the_cpu_recipe_is_the_one_measured_for_the_lab():
     smoke = recipes.recipe("yolo_grid", "smoke", "mnist_detection")
     assert smoke.epochs == 1 and cpu.epochs > 1
     assert config.get_profile("cpu").epochs(cpu.epochs) == cpu.epochs
+
+
+def test_a_finished_detector_run_is_reloaded_not_trained_again(tmp_path):
+    data = _tiny_detection_set()
+    options = {"filters": (8, 8, 16, 32)}
+    first = run.train("yolo_grid", data, profile="smoke", out=tmp_path / "run", verbose=0,
+                      log=None, model_options=options, reuse_finished=True)
+    images = data.test.images[:4].astype("float32") / 255.0
+    again = run.train("yolo_grid", data, profile="smoke", out=tmp_path / "run", verbose=0,
+                      log=None, model_options=options, reuse_finished=True)
+    assert again.resumed and again.run_dir == first.run_dir
+    assert again.results["epochs_trained"] == 1  # the history holds the one epoch, not two
+    np.testing.assert_allclose(again.model.predict(images, verbose=0),
+                               first.model.predict(images, verbose=0), atol=1e-6)
+    assert again.report.map50 == pytest.approx(first.report.map50)
+    with pytest.raises(run.RunFolderError, match="already holds a finished run"):
+        run.train("yolo_grid", data, profile="smoke", out=tmp_path / "run", verbose=0,
+                  log=None, model_options=options)
